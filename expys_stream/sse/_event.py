@@ -1,0 +1,131 @@
+"""The value object that the decoder dispatches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ServerSentEvent"]
+
+
+class ServerSentEvent:
+    """One dispatched Server-Sent Event: immutable, slotted, compared by value.
+
+    Attributes (read-only):
+        event: the event type; ``"message"`` when the stream gave no
+            ``event`` field.
+        data: the event's data as text (its ``data`` lines joined with LF),
+            decoded from UTF-8 with invalid sequences replaced by U+FFFD.
+            Decoded on first access and cached.
+        data_bytes: the same data as the raw bytes of the stream, with no
+            UTF-8 round trip; hand this to a JSON decoder on the hot path.
+        id: the stream's last event ID at the moment of dispatch (it persists
+            across events until an ``id`` field changes it), ``""`` if none.
+        retry: the reconnection time in milliseconds set by a valid
+            ``retry`` field inside this event's block, else ``None``. The
+            decoder's own ``retry`` attribute holds the stream's current
+            value, including ``retry`` fields in blocks that dispatched
+            nothing.
+
+    Construct one with keywords, e.g. for tests or to feed an encoder::
+
+        ServerSentEvent(event="typing", data="{}", id="msg_1")
+    """
+
+    # The decoder builds instances without calling __init__ (see _decoder.py):
+    # it sets these private slots directly, which keeps event creation cheap.
+    # ``_id_line`` is the raw ``id: VALUE`` line (always with that exact
+    # prefix), decoded only when ``id`` is read: most consumers never read it.
+    # ``_data`` is left unset until ``data`` is first read.
+    __slots__ = ("_data", "_data_bytes", "_event", "_id_line", "_retry")
+
+    _data: str
+    _data_bytes: bytes
+    _event: str
+    _id_line: bytes
+    _retry: int | None
+
+    def __init__(
+        self,
+        *,
+        event: str = "message",
+        data: str = "",
+        id: str = "",  # noqa: A002 - the SSE field is called id
+        retry: int | None = None,
+    ) -> None:
+        if not isinstance(event, str) or not isinstance(data, str) or not isinstance(id, str):
+            raise TypeError("event, data and id must be str")
+        if retry is not None and (type(retry) is not int or retry < 0):
+            raise TypeError("retry must be a non-negative int or None")
+        self._event = event
+        self._data = data
+        self._data_bytes = data.encode("utf-8")
+        self._id_line = b"id: " + id.encode("utf-8")
+        self._retry = retry
+
+    @property
+    def event(self) -> str:
+        """The event type (``"message"`` by default)."""
+        return self._event
+
+    @property
+    def data(self) -> str:
+        """The data as text; see the class docstring."""
+        try:
+            return self._data
+        except AttributeError:
+            text = self._data_bytes.decode("utf-8", "replace")
+            self._data = text
+            return text
+
+    @property
+    def data_bytes(self) -> bytes:
+        """The data as the stream's raw bytes."""
+        return self._data_bytes
+
+    @property
+    def id(self) -> str:
+        """The last event ID at dispatch time."""
+        return self._id_line[4:].decode("utf-8", "replace")
+
+    @property
+    def retry(self) -> int | None:
+        """The reconnection time set inside this event's block, if any."""
+        return self._retry
+
+    def _key(self) -> tuple[str, bytes, str, int | None]:
+        return (self._event, self._data_bytes, self.id, self._retry)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not ServerSentEvent:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        parts = []
+        if self._event != "message":
+            parts.append(f"event={self._event!r}")
+        if self._data_bytes:
+            parts.append(f"data={self.data!r}")
+        if len(self._id_line) > 4:
+            parts.append(f"id={self.id!r}")
+        if self._retry is not None:
+            parts.append(f"retry={self._retry!r}")
+        return f"ServerSentEvent({', '.join(parts)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, self._key())
+
+
+def _rebuild(event: str, data_bytes: bytes, id: str, retry: int | None) -> ServerSentEvent:  # noqa: A002
+    ev = ServerSentEvent.__new__(ServerSentEvent)
+    ev._event = event
+    ev._data_bytes = data_bytes
+    ev._id_line = b"id: " + id.encode("utf-8")
+    ev._retry = retry
+    return ev
+
+
+ServerSentEvent.__module__ = "expys_stream.sse"
