@@ -32,6 +32,9 @@ or an event whose data grows past it, raises :class:`EventTooLarge`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import chain
+
 from ._errors import EventTooLarge
 from ._event import ServerSentEvent
 
@@ -55,8 +58,11 @@ _TYPE_CACHE_SIZE = 256
 # the next chunk starts on an event boundary, where the fast path works) while
 # there are at most this many of them.
 _HOLD_LINES = 8
-# Never part of a matching window: the shape needs a blank fourth line.
-_PADDING = (b"x", b"x", b"x")
+# Marks the end of a chunk's lines for the loops in _process (three of them,
+# so that zip over four never drops the last real lines of a chunk). A line
+# from splitlines never holds LF, so no real line equals it.
+_EOL = b"\n"
+_END = (_EOL, _EOL, _EOL)
 
 
 class SSEDecoder:
@@ -265,58 +271,73 @@ class SSEDecoder:
         raise EventTooLarge(f"{reason} (max_event_size)", limit=self._max, events=events)
 
     def _process(self, lines: list[bytes], events: list[ServerSentEvent], fast: bool) -> None:
-        # The hot loop over complete lines. Chat streams repeat one shape,
-        # "id: X" / "event: T" / "data: D" / "", so at an event boundary the
-        # next four lines are tested for exactly that shape (lines without
-        # NUL, a cached event line, single-space "id: " and "data: "
-        # prefixes) and, if they match, become an event in a handful of
-        # operations. Between events no event is in progress, and for such
-        # lines the shortcut gives exactly what the general rules give. Any
-        # other line goes through _line, one at a time, until the next blank
-        # line brings the loop back to an event boundary.
-        count = len(lines)
-        if not count:
+        # The hot loop over complete lines.
+        #
+        # Chat streams repeat one shape, "id: X" / "event: T" / "data: D" /
+        # "", so at an event boundary lines are taken four at a time (zip
+        # over one shared iterator pulls them in C) and a window of exactly
+        # that shape becomes an event in a handful of operations: a blank
+        # fourth line, single-space "id: " and "data: " prefixes, and an
+        # "event" line already seen (so its type is cached). At a boundary
+        # no event is in progress, and for such a window the shortcut gives
+        # exactly what the general rules give. ``fast`` is False when the
+        # chunk holds a NUL, which changes the meaning of an id line.
+        #
+        # Any other window goes back on the iterator; its first line, and
+        # every line after it up to the next blank line, go through _line
+        # (the general rules), which brings the loop back to a boundary.
+        if not lines:
             return
         append = events.append
         line_rules = self._line
         types = self._line_types
         startswith = _startswith
-        boundary = not self._data and self._type is None and self._event_retry is None
+        it: Iterator[bytes] = chain(lines, _END)
+        in_event = self._data or self._type is not None or self._event_retry is not None
+        if in_event and not self._finish_event(it, events):
+            return
         fast_id: bytes | None = None
-        i = 0
-        if fast:
-            lines.extend(_PADDING)  # lets the last windows slice four lines
-        while i < count:
-            if boundary and fast:
-                a, b, c, d = lines[i : i + 4]
-                if d == b"" and startswith(c, b"data: ") and startswith(a, b"id: "):
-                    etype = types.get(b)
-                    if etype is not None:
-                        event = _new_event(ServerSentEvent)
-                        event._data_bytes = c[6:]
-                        event._event = etype
-                        event._id_line = fast_id = a
-                        event._retry = None
-                        append(event)
-                        i += 4
-                        continue
-                if not a or a[0] == 58:  # a blank or comment line between events
-                    if fast_id is not None:
-                        self._id_line = self._last_id_line = fast_id
-                        fast_id = None
-                    if not a:
-                        self._last_id_line = self._id_line
-                    i += 1
-                    continue
+        while True:
+            if fast:
+                for a, b, c, d in zip(it, it, it, it, strict=False):
+                    if d == b"" and startswith(c, b"data: ") and startswith(a, b"id: "):
+                        etype = "message" if b == b"event: message" else types.get(b)
+                        if etype is not None:
+                            event = _new_event(ServerSentEvent)
+                            event._data_bytes = c[6:]
+                            event._event = etype
+                            event._id_line = fast_id = a
+                            event._retry = None
+                            append(event)
+                            continue
+                    break
+                else:
+                    break  # only end markers were left
+                it = chain((b, c, d), it)
+            else:
+                a = next(it)
+            if a == _EOL:
+                break
             if fast_id is not None:
                 self._id_line = self._last_id_line = fast_id
                 fast_id = None
-            line = lines[i]
-            line_rules(line, events)
-            boundary = not line
-            i += 1
+            line_rules(a, events)
+            if a and not self._finish_event(it, events):
+                return
         if fast_id is not None:
             self._id_line = self._last_id_line = fast_id
+
+    def _finish_event(self, it: Iterator[bytes], events: list[ServerSentEvent]) -> bool:
+        # Applies the general rules up to and including the next blank line;
+        # False when the lines ran out (the end marker came) first.
+        line_rules = self._line
+        for line in it:
+            if line == _EOL:
+                return False
+            line_rules(line, events)
+            if not line:
+                return True
+        return False
 
     def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
         # The standard's rules for one complete line, applied to the state

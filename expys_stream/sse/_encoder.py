@@ -7,7 +7,6 @@ from ._decoder import MAX_RETRY
 __all__ = ["encode_comment", "encode_event"]
 
 
-
 def _split_lines(text: str) -> list[str]:
     # str.splitlines would also split on VT, FF, U+2028 and friends, which
     # SSE treats as ordinary characters: split on CRLF, CR and LF only.
@@ -82,9 +81,7 @@ def encode_comment(text: str = "") -> bytes:
         TypeError: ``text`` is not a str.
     """
     _check_str("text", text)
-    return "".join(f": {line}\n" if line else ":\n" for line in _split_lines(text)).encode(
-        "utf-8"
-    )
+    return "".join(f": {line}\n" if line else ":\n" for line in _split_lines(text)).encode("utf-8")
 
 
 def _check_str(name: str, value: object) -> None:
