@@ -94,6 +94,7 @@ class SSEDecoder:
 
     __slots__ = (
         "_at_start",
+        "_carried_nul",
         "_data",
         "_data_size",
         "_event_retry",
@@ -124,6 +125,7 @@ class SSEDecoder:
         self._tail: list[bytes] = []  # fragments of the unfinished line
         self._tail_size = 0
         self._held: list[bytes] = []  # complete lines of an unfinished event
+        self._carried_nul = False  # the tail or the held lines hold a NUL
         # The unfinished event: its data lines, their joined size, its type
         # (None means "message") and a retry set inside its block.
         self._data: list[bytes] = []
@@ -198,10 +200,15 @@ class SSEDecoder:
             tail = lines.pop()  # the unfinished last line
 
         limit = self._max
+        # NUL changes what an id line means, so the fast path is off for a
+        # chunk that holds one, or that continues lines that held one.
+        nul = self._carried_nul or b"\0" in data
+        joined = self._tail_size
         if self._tail:
             if not lines:  # still inside the same line
                 self._tail.append(tail)
                 self._tail_size += len(tail)
+                self._carried_nul = nul
                 if self._tail_size > limit:
                     self._fail_line([])
                 return []
@@ -215,12 +222,12 @@ class SSEDecoder:
 
         events: list[ServerSentEvent] = []
         if lines:
-            if len(data) + len(lines[0]) > limit:
-                # Only a chunk (plus a joined fragment) longer than the limit
-                # can hold a line that breaks it: check lines only then.
+            if len(data) + joined > limit:
+                # Only a chunk (plus the fragment it completes) longer than
+                # the limit can hold a line that breaks it: check lines then.
                 for index, line in enumerate(lines):
                     if len(line) > limit:
-                        self._process(lines[:index], events, b"\0" not in data)
+                        self._process(lines[:index], events, not nul)
                         self._fail_line(events)
             # Hold back the complete lines of the unfinished event (usually
             # one or two), unless there are many, they are large, or they
@@ -237,12 +244,13 @@ class SSEDecoder:
             ):
                 self._held = held
                 del lines[end:]
-            self._process(lines, events, b"\0" not in data)
+            self._process(lines, events, not nul)
         if tail:
             if len(tail) > limit:
                 self._fail_line(events)
             self._tail = [tail]
             self._tail_size = len(tail)
+        self._carried_nul = nul and bool(self._tail or self._held)
         return events
 
     def _strip_bom(self, data: bytes) -> bytes:

@@ -1,0 +1,64 @@
+"""Developer tasks: ``nox -s tests lint typecheck`` is what CI runs.
+
+Sessions:
+    tests      the whole suite (async tests run on asyncio and on trio)
+    lint       ruff check and ruff format --check
+    typecheck  mypy --strict on the package
+    fuzz       the SSE decoder fuzz target for a while (FUZZ_SECONDS, default 300)
+    bench      the benchmarks under benchmarks/ (they print ratios, never assert)
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite; extra arguments go to pytest."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Check style and formatting with ruff."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """Type-check the package with mypy --strict."""
+    session.install("-e", ".", "mypy>=1.10")
+    session.run("mypy", "--strict", "expys_stream")
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Fuzz the SSE decoder (atheris when it installs, else hypothesis)."""
+    seconds = os.environ.get("FUZZ_SECONDS", "300")
+    session.install("-e", ".[test]")
+    try:
+        session.install("atheris>=2.3")
+    except nox.command.CommandFailed:
+        session.log("atheris did not install; the fuzz target falls back to hypothesis")
+    session.run("python", "tests/fuzz_sse.py", f"--seconds={seconds}", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks; extra arguments go to each benchmark script."""
+    session.install("-e", ".[bench]")
+    for script in sorted(os.listdir("benchmarks")):
+        if script.startswith("bench_") and script.endswith(".py"):
+            session.run("python", f"benchmarks/{script}", *session.posargs)
