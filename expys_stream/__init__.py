@@ -14,17 +14,67 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from ._client import Client as Client
+    from ._client import open_message_stream as open_message_stream
+    from ._errors import AuthenticationError as AuthenticationError
+    from ._errors import ConnectError as ConnectError
+    from ._errors import ConversationNotFoundError as ConversationNotFoundError
     from ._errors import EventTooLarge as EventTooLarge
     from ._errors import ExpysError as ExpysError
+    from ._errors import HTTPStatusError as HTTPStatusError
+    from ._errors import MessageDecodeError as MessageDecodeError
+    from ._errors import NotAnEventStream as NotAnEventStream
+    from ._errors import NotFoundError as NotFoundError
+    from ._errors import PermissionDeniedError as PermissionDeniedError
     from ._errors import ProtocolError as ProtocolError
+    from ._errors import RateLimitedError as RateLimitedError
+    from ._errors import ReadTimeout as ReadTimeout
+    from ._errors import RedirectError as RedirectError
+    from ._errors import RetryLimitExceeded as RetryLimitExceeded
+    from ._errors import ServerError as ServerError
+    from ._errors import StreamClosed as StreamClosed
+    from ._errors import TransportError as TransportError
+    from ._event_stream import EventStream as EventStream
+    from ._event_stream import TokenSource as TokenSource
+    from ._event_stream import open_event_stream as open_event_stream
+    from ._message_stream import MessageStream as MessageStream
+    from ._models import Message as Message
+    from ._models import MessagePage as MessagePage
     from .sse import ServerSentEvent as ServerSentEvent
     from .sse import SSEDecoder as SSEDecoder
 
+_ERRORS = (
+    "AuthenticationError",
+    "ConnectError",
+    "ConversationNotFoundError",
+    "EventTooLarge",
+    "ExpysError",
+    "HTTPStatusError",
+    "MessageDecodeError",
+    "NotAnEventStream",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "RateLimitedError",
+    "ReadTimeout",
+    "RedirectError",
+    "RetryLimitExceeded",
+    "ServerError",
+    "StreamClosed",
+    "TransportError",
+)
+
 # public name -> the module that defines it
 _LAZY = {
-    "EventTooLarge": "._errors",
-    "ExpysError": "._errors",
-    "ProtocolError": "._errors",
+    **dict.fromkeys(_ERRORS, "._errors"),
+    "Client": "._client",
+    "open_message_stream": "._client",
+    "EventStream": "._event_stream",
+    "TokenSource": "._event_stream",
+    "open_event_stream": "._event_stream",
+    "MessageStream": "._message_stream",
+    "Message": "._models",
+    "MessagePage": "._models",
     "SSEDecoder": ".sse",
     "ServerSentEvent": ".sse",
 }

@@ -1,0 +1,154 @@
+"""Sans-IO readers for an HTTP/1.1 response body's framing.
+
+httpcore (through h11) turns every HTTP chunk into an event of its own, a few
+microseconds each; an SSE server flushes one chunk per event, so that cost
+lands on every message. Once a stream response's headers are in, the
+transport reads the socket itself and these readers undo the framing with
+bulk ``bytes`` operations, handing the SSE decoder one joined payload per
+socket read.
+
+Each reader's ``feed(data) -> bytes`` returns the payload bytes found in
+``data`` (possibly ``b""``); ``done`` turns True once the body is complete.
+They keep no payload between calls, only an unfinished chunk-size line.
+"""
+
+from __future__ import annotations
+
+from ._errors import ProtocolError
+
+__all__ = ["BodyReader", "ChunkedReader", "LengthReader", "UntilCloseReader"]
+
+#: The longest chunk-size line (with extensions) or trailer line accepted.
+MAX_FRAMING_LINE = 8 * 1024
+
+
+class BodyReader:
+    """Interface of the framing readers."""
+
+    done: bool = False
+
+    def feed(self, data: bytes) -> bytes:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class UntilCloseReader(BodyReader):
+    """A body delimited by the connection closing: everything is payload."""
+
+    def feed(self, data: bytes) -> bytes:
+        return data
+
+
+class LengthReader(BodyReader):
+    """A body of ``Content-Length`` bytes; anything after it is ignored."""
+
+    def __init__(self, length: int) -> None:
+        self._left = length
+        self.done = length == 0
+
+    def feed(self, data: bytes) -> bytes:
+        if self.done:
+            return b""
+        if len(data) >= self._left:
+            data = data[: self._left]
+            self._left = 0
+            self.done = True
+            return data
+        self._left -= len(data)
+        return data
+
+
+# States of ChunkedReader between feeds.
+_SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
+
+
+class ChunkedReader(BodyReader):
+    """Undoes ``Transfer-Encoding: chunked`` (RFC 9112, section 7.1).
+
+    Chunk extensions are skipped and trailer fields are ignored. A malformed
+    size line raises :class:`ProtocolError`.
+    """
+
+    def __init__(self) -> None:
+        self._state = _SIZE
+        self._left = 0  # payload bytes still to come in the current chunk
+        self._line = b""  # an unfinished size, data-end or trailer line
+        self.done = False
+
+    def feed(self, data: bytes) -> bytes:
+        if self._line:
+            data = self._line + data
+            self._line = b""
+        out: list[bytes] = []
+        pos = 0
+        end = len(data)
+        while pos < end:
+            state = self._state
+            if state == _SIZE:
+                # The hot path: whole chunks inside this read, one after
+                # another, each "SIZE\r\nPAYLOAD\r\n".
+                while True:
+                    eol = data.find(b"\r\n", pos)
+                    if eol < 0:
+                        self._keep(data, pos)
+                        return b"".join(out)
+                    size = _chunk_size(data, pos, eol)
+                    start = eol + 2
+                    stop = start + size
+                    if size and stop + 2 <= end and data[stop : stop + 2] == b"\r\n":
+                        out.append(data[start:stop])
+                        pos = stop + 2
+                        continue
+                    pos = start
+                    if size == 0:
+                        self._state = _TRAILER
+                    else:
+                        self._state = _DATA
+                        self._left = size
+                    break
+            elif state == _DATA:
+                take = min(self._left, end - pos)
+                out.append(data[pos : pos + take])
+                pos += take
+                self._left -= take
+                if not self._left:
+                    self._state = _DATA_END
+            elif state == _DATA_END:
+                if end - pos < 2:
+                    self._keep(data, pos)
+                    break
+                if data[pos : pos + 2] != b"\r\n":
+                    raise ProtocolError("malformed chunked body: a chunk does not end with CRLF")
+                pos += 2
+                self._state = _SIZE
+            elif state == _TRAILER:
+                eol = data.find(b"\r\n", pos)
+                if eol < 0:
+                    self._keep(data, pos)
+                    break
+                if eol == pos:  # the blank line that ends the trailer section
+                    self._state = _DONE
+                    self.done = True
+                pos = eol + 2
+            else:  # _DONE: whatever follows is not part of this body
+                break
+        return b"".join(out)
+
+    def _keep(self, data: bytes, pos: int) -> None:
+        rest = data[pos:]
+        if len(rest) > MAX_FRAMING_LINE:
+            raise ProtocolError("malformed chunked body: a framing line is too long")
+        self._line = rest
+
+
+def _chunk_size(data: bytes, pos: int, eol: int) -> int:
+    line = data[pos:eol]
+    if not line.isalnum():  # extensions, whitespace or garbage: the slow way
+        line = line.split(b";", 1)[0].strip(b" \t")
+        if not line.isalnum():
+            raise ProtocolError("malformed chunked body: bad chunk-size line")
+    if len(line) > 16 or b"x" in line or b"X" in line:
+        raise ProtocolError("malformed chunked body: bad chunk size")
+    try:
+        return int(line, 16)
+    except ValueError:
+        raise ProtocolError("malformed chunked body: bad chunk size") from None

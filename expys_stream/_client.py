@@ -1,0 +1,402 @@
+"""The concierge client: backlog, send, and live message streams.
+
+A :class:`Client` holds the configuration and one httpcore connection pool;
+``open_message_stream`` (the module-level function) is the same with a
+private client that lives as long as the stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import ssl
+import uuid
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import quote, urlencode, urlsplit
+
+import anyio
+import msgspec
+
+from ._backoff import Backoff, parse_retry_after
+from ._errors import (
+    AuthenticationError,
+    ConversationNotFoundError,
+    ExpysError,
+    ProtocolError,
+    RetryLimitExceeded,
+    StreamClosed,
+    TransportError,
+)
+from ._event_stream import (
+    DEFAULT_USER_AGENT,
+    StreamOptions,
+    TokenSource,
+    resolve_token,
+)
+from ._message_stream import MessageStream
+from ._models import Message, MessagePage, message_decoder, page_decoder
+from ._transport import Response, Transport, status_error
+from .sse import DEFAULT_MAX_EVENT_SIZE
+
+__all__ = ["ENVIRONMENTS", "Client", "open_message_stream", "resolve_base_url"]
+
+logger = logging.getLogger("expys_stream")
+
+#: Base URLs of the concierge's environments.
+ENVIRONMENTS = {
+    "production": "https://api.expys.com",
+    "sandbox": "https://sandbox.api.expys.com",
+}
+#: Retries of a one-shot request (list, send) after its first attempt.
+DEFAULT_REQUEST_RETRIES = 3
+_REQUEST_READ_TIMEOUT = 30.0
+
+
+def resolve_base_url(base_url: str | None, environment: str) -> str:
+    """The base URL: the argument, else ``EXPYS_BASE_URL``, else the environment's.
+
+    Raises:
+        ValueError: an unknown environment, or a base URL that is not an
+            absolute http(s) URL (query and fragment are not allowed).
+    """
+    if base_url is None:
+        base_url = os.environ.get("EXPYS_BASE_URL") or None
+    if base_url is None:
+        try:
+            base_url = ENVIRONMENTS[environment]
+        except KeyError:
+            known = ", ".join(sorted(ENVIRONMENTS))
+            raise ValueError(f"unknown environment {environment!r} (known: {known})") from None
+    if not isinstance(base_url, str):
+        raise TypeError("base_url must be a str")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url must be an absolute http(s) URL, not {base_url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("base_url must not carry credentials, a query or a fragment")
+    return base_url.rstrip("/")
+
+
+def _segment(conversation_id: str) -> str:
+    # One path segment, whatever the id holds: "../admin" stays a segment.
+    if not isinstance(conversation_id, str) or not conversation_id:
+        raise ValueError("conversation_id must be a non-empty str")
+    return quote(conversation_id, safe="")
+
+
+class Client:
+    """A client of the concierge service for one member token.
+
+    Use it as an async context manager (or call :meth:`aclose`)::
+
+        async with Client(token=token) as client:
+            page = await client.list_messages("cnv_123", limit=10)
+            await client.send_message("cnv_123", "Hello!")
+            async with client.open_message_stream("cnv_123") as stream:
+                async for message in stream:
+                    ...
+
+    Args:
+        token: the member token, or a sync or async callable returning a
+            fresh one (called before every request and every reconnect).
+        base_url: the service's base URL (may carry a path prefix); else
+            ``EXPYS_BASE_URL``; else the environment's.
+        environment: ``"production"`` or ``"sandbox"``.
+        pool: an ``httpcore.AsyncConnectionPool`` to use and leave open;
+            by default the client makes one and closes it in ``aclose``.
+        connect_timeout: seconds to connect and send a request.
+        read_timeout: seconds of silence before a stream reconnects.
+        backoff_base: the first retry waits up to this many seconds.
+        backoff_cap: no retry waits longer than this by our choice.
+        reset_after: seconds a stream connection must last to reset backoff.
+        max_retries: consecutive failed stream attempts before
+            :class:`RetryLimitExceeded`; None retries forever.
+        request_retries: retries of a list or send request.
+        max_event_size: the largest SSE line or event data, in bytes.
+        ssl_context: the ``ssl.SSLContext`` for https; verification is on
+            by default.
+        user_agent: the User-Agent header.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: TokenSource,
+        base_url: str | None = None,
+        environment: str = "production",
+        pool: Any = None,
+        connect_timeout: float | None = 10.0,
+        read_timeout: float | None = 45.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 10.0,
+        reset_after: float = 60.0,
+        max_retries: int | None = None,
+        request_retries: int = DEFAULT_REQUEST_RETRIES,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        ssl_context: ssl.SSLContext | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+    ) -> None:
+        if not (isinstance(token, str) and token) and not callable(token):
+            raise TypeError("token must be a non-empty str or a callable returning one")
+        if type(request_retries) is not int or request_retries < 0:
+            raise ValueError("request_retries must be an int >= 0")
+        self._token = token
+        self._base_url = resolve_base_url(base_url, environment)
+        self._options = StreamOptions(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            backoff=Backoff(base=backoff_base, cap=backoff_cap, reset_after=reset_after),
+            max_retries=max_retries,
+            max_event_size=max_event_size,
+        )
+        self._request_retries = request_retries
+        self._transport = Transport(
+            pool=pool,
+            ssl_context=ssl_context,
+            connect_timeout=connect_timeout,
+            user_agent=user_agent,
+        )
+        self._closed = False
+
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to."""
+        return self._base_url
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self._base_url!r})"
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (if the client made it). Idempotent."""
+        if not self._closed:
+            self._closed = True
+            await self._transport.aclose()
+
+    def _url(self, conversation_id: str, leaf: str) -> str:
+        return f"{self._base_url}/v1/conversations/{_segment(conversation_id)}/{leaf}"
+
+    async def list_messages(
+        self, conversation_id: str, *, limit: int = 20, before: str | None = None
+    ) -> MessagePage:
+        """One page of the backlog: the newest ``limit`` messages (before ``before``).
+
+        Messages come oldest first; ``has_more`` tells whether older ones
+        exist (pass the first message's id as ``before`` to page back).
+
+        Raises:
+            ValueError: ``limit`` outside 1..100.
+            AuthenticationError, PermissionDeniedError,
+            ConversationNotFoundError, HTTPStatusError: the server refused.
+            TransportError, ServerError, RateLimitedError: retries spent.
+        """
+        if type(limit) is not int or not 1 <= limit <= 100:
+            raise ValueError("limit must be an int from 1 to 100")
+        query: dict[str, str] = {"limit": str(limit)}
+        if before is not None:
+            query["before"] = before
+        url = self._url(conversation_id, "messages") + "?" + urlencode(query)
+        _status, body = await self._request("GET", url)
+        page: MessagePage = _decode_body(page_decoder, body, "message page")
+        return page
+
+    async def send_message(
+        self, conversation_id: str, body: str | None, *, idempotency_key: str | None = None
+    ) -> Message:
+        """Send a message; returns it as stored.
+
+        One ``Idempotency-Key`` (a new UUID unless given) is used for this
+        call and reused by each of its retries, so a retried send never
+        stores the message twice.
+
+        Raises:
+            the same errors as :meth:`list_messages`.
+        """
+        if body is not None and not isinstance(body, str):
+            raise TypeError("body must be a str or None")
+        key = idempotency_key or str(uuid.uuid4())
+        payload = json.dumps({"body": body}, ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+        url = self._url(conversation_id, "messages")
+        _status, response = await self._request("POST", url, body=payload, headers=headers)
+        message: Message = _decode_body(message_decoder, response, "message")
+        return message
+
+    def open_message_stream(
+        self,
+        conversation_id: str,
+        *,
+        last_event_id: str | None = None,
+        history: int = 0,
+        on_invalid: Literal["raise", "skip"] = "raise",
+    ) -> MessageStream:
+        """A live stream of the conversation's messages; use with ``async with``.
+
+        Args:
+            conversation_id: the conversation.
+            last_event_id: resume after this message id (a value you kept
+                from ``stream.last_event_id``).
+            history: first deliver the newest ``history`` messages of the
+                backlog (oldest first), then go live right after the last of
+                them, so nothing sent in between is lost or repeated.
+            on_invalid: ``"raise"`` a :class:`MessageDecodeError` for a
+                message event that is not a valid message, or ``"skip"`` it
+                with a warning in the log.
+
+        Raises:
+            ValueError: ``history`` outside 0..100, or given together with
+                ``last_event_id``.
+        """
+        if self._closed:
+            raise StreamClosed("the client is closed")
+        return self._stream(conversation_id, last_event_id, history, on_invalid, owns=False)
+
+    def _stream(
+        self,
+        conversation_id: str,
+        last_event_id: str | None,
+        history: int,
+        on_invalid: Literal["raise", "skip"],
+        *,
+        owns: bool,
+    ) -> MessageStream:
+        if type(history) is not int or not 0 <= history <= 100:
+            raise ValueError("history must be an int from 0 to 100")
+        if history and last_event_id is not None:
+            raise ValueError("give either history or last_event_id, not both")
+        prelude = None
+        if history:
+
+            async def prelude() -> tuple[list[Any], str | None]:
+                page = await self.list_messages(conversation_id, limit=history)
+                last = page.messages[-1].id if page.messages else None
+                return list(page.messages), last
+
+        return MessageStream(
+            self._url(conversation_id, "stream"),
+            on_invalid=on_invalid,
+            transport=self._transport,
+            owns_transport=owns,
+            headers=None,
+            token=self._token,
+            last_event_id=last_event_id,
+            options=self._options,
+            not_found=ConversationNotFoundError,
+            prelude=prelude,
+        )
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        # One-shot request with the client's retry policy: network errors,
+        # 408, 429 and 5xx wait (full jitter, Retry-After as a floor) and
+        # retry; a 401 asks the token provider once more.
+        if self._closed:
+            raise StreamClosed("the client is closed")
+        backoff = self._options.backoff
+        auth_retry_spent = False
+        attempt = 0
+        while True:
+            request_headers = dict(headers or {})
+            request_headers["Accept"] = "application/json"
+            request_headers["Authorization"] = "Bearer " + await resolve_token(self._token)
+            retry_after: float | None = None
+            try:
+                response = await self._transport.open(
+                    method,
+                    url,
+                    request_headers,
+                    body=body,
+                    read_timeout=_REQUEST_READ_TIMEOUT,
+                )
+                status = response.status
+                data = await response.read_bounded(_body_limit(response))
+                if 200 <= status < 300:
+                    return status, data
+                error: ExpysError = status_error(
+                    status, data, url, not_found=ConversationNotFoundError
+                )
+                if status == 401 and not auth_retry_spent and not isinstance(self._token, str):
+                    auth_retry_spent = True
+                elif status in (408, 429) or status >= 500:
+                    retry_after = parse_retry_after(response.header(b"retry-after"))
+                else:
+                    raise error
+            except TransportError as exc:
+                error = exc
+            if attempt >= self._request_retries and not isinstance(error, AuthenticationError):
+                raise RetryLimitExceeded(attempt + 1, error) from error
+            delay = backoff.delay(attempt, floor=retry_after or 0.0)
+            attempt += 1
+            logger.info(
+                "retrying %s %s in %.2f s after: %s", method, url.split("?")[0], delay, error
+            )
+            await anyio.sleep(delay)
+
+
+def _body_limit(response: Response) -> int:
+    # Success bodies of list/send are small JSON documents; 8 MiB is far
+    # above 100 messages and still a bound.
+    return 8 * 1024 * 1024 if 200 <= response.status < 300 else 64 * 1024
+
+
+def _decode_body(decoder: msgspec.json.Decoder[Any], body: bytes, what: str) -> Any:
+    try:
+        return decoder.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"the server sent an invalid {what}: {str(exc)[:200]}") from None
+
+
+def open_message_stream(
+    conversation_id: str,
+    *,
+    token: TokenSource,
+    base_url: str | None = None,
+    environment: str = "production",
+    last_event_id: str | None = None,
+    history: int = 0,
+    on_invalid: Literal["raise", "skip"] = "raise",
+    **options: Any,
+) -> MessageStream:
+    """Stream a conversation's new messages, live, as :class:`Message` objects.
+
+    ::
+
+        async with open_message_stream("cnv_123", token=token) as stream:
+            async for message in stream:
+                print(message.author_id, message.body)
+
+    Every message arrives exactly once and in order for as long as you stay
+    in the block, across dropped connections and server restarts. Leaving
+    the block closes the connection and any pending reconnect timer.
+
+    ``options`` are the :class:`Client` keyword arguments (timeouts,
+    backoff, ``max_retries``, ``max_event_size``, ``pool``, ``ssl_context``,
+    ``user_agent``). The stream closes the private client it makes.
+    ``last_event_id``, ``history`` and ``on_invalid`` are as for
+    :meth:`Client.open_message_stream`.
+    """
+    client = Client(token=token, base_url=base_url, environment=environment, **options)
+    return client._stream(conversation_id, last_event_id, history, on_invalid, owns=True)
+
+
+Client.__module__ = "expys_stream"
+open_message_stream.__module__ = "expys_stream"

@@ -1,0 +1,557 @@
+"""The generic SSE client: connect, read, reconnect, resume, cancel.
+
+Shape (see docs/cancellation.md): entering the stream opens an anyio task
+group and starts one reader task in it. The reader owns the connection; it
+reads the socket, feeds the SSE decoder, and passes the decoded events to
+the consumer through a small memory channel, one batch per socket read. The
+consumer (the user's ``async for``) takes batches off the channel. The user's
+code runs between our ``__aenter__`` and ``__aexit__``, never inside a
+generator: ``__aexit__`` cancels the reader, whose socket read or backoff
+sleep ends at once, closes the response (shielded, bounded), and waits for
+the task to finish.
+
+The reader never lets an exception escape into the task group: a failure
+travels down the channel and is raised from the consumer's next
+``__anext__``, after every event that arrived before it. So the user's block
+is never cancelled by us, an exception the user raises leaves the block as
+the very same object, and no ``ExceptionGroup`` reaches the user.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import warnings
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._backoff import Backoff, parse_retry_after
+from ._errors import (
+    AuthenticationError,
+    ExpysError,
+    NotAnEventStream,
+    NotFoundError,
+    RetryLimitExceeded,
+    StreamClosed,
+    TransportError,
+)
+from ._transport import Response, StreamBody, Transport, status_error
+from .sse import DEFAULT_MAX_EVENT_SIZE, EventTooLarge, ServerSentEvent, SSEDecoder
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "EventStream",
+    "StreamOptions",
+    "TokenSource",
+    "open_event_stream",
+    "resolve_token",
+]
+
+logger = logging.getLogger("expys_stream")
+
+#: A token, or a callable (sync or async) returning a fresh one.
+TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
+
+DEFAULT_USER_AGENT = "expys-stream/0.1"
+
+_T = TypeVar("_T")
+
+
+async def resolve_token(source: TokenSource) -> str:
+    """The token to send now: the string, or what the provider returns."""
+    if isinstance(source, str):
+        token = source
+    else:
+        result = source()
+        token = await result if inspect.isawaitable(result) else result
+    if not isinstance(token, str) or not token:
+        raise TypeError("the token provider must return a non-empty str")
+    if any(c in token for c in "\r\n\0"):
+        raise ValueError("a token must not contain CR, LF or NUL")
+    return token
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How a stream connects, waits and retries. Every field has a default.
+
+    Attributes:
+        connect_timeout: seconds to establish a connection (and to send a
+            request, and to wait for a pooled connection).
+        read_timeout: seconds of silence after which the connection counts
+            as dead and is replaced. Keepalive comments count as traffic;
+            time spent waiting for a slow consumer does not count.
+        backoff: the retry policy (full jitter, 500 ms base, 10 s cap,
+            attempt counter reset after 60 s of connection).
+        max_retries: consecutive failed attempts allowed before giving up
+            with :class:`RetryLimitExceeded`; None retries forever.
+        max_event_size: the SSE decoder's limit for a line or an event's
+            data, in bytes.
+        buffer_batches: socket reads' worth of events the client may hold
+            ahead of the consumer before it stops reading the socket.
+    """
+
+    connect_timeout: float | None = 10.0
+    read_timeout: float | None = 45.0
+    backoff: Backoff = field(default_factory=Backoff)
+    max_retries: int | None = None
+    max_event_size: int = DEFAULT_MAX_EVENT_SIZE
+    buffer_batches: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int | float) or not value > 0):
+                raise ValueError(f"{name} must be a positive number or None, not {value!r}")
+        if self.max_retries is not None and (
+            type(self.max_retries) is not int or self.max_retries < 0
+        ):
+            raise ValueError(f"max_retries must be None or an int >= 0, not {self.max_retries!r}")
+        if type(self.max_event_size) is not int or self.max_event_size < 1:
+            raise ValueError("max_event_size must be a positive int")
+        if type(self.buffer_batches) is not int or self.buffer_batches < 1:
+            raise ValueError("buffer_batches must be an int >= 1")
+
+
+class _Retry(Exception):
+    """An attempt failed in a way worth retrying (internal)."""
+
+    def __init__(self, error: ExpysError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Failure:
+    """Carries the stream's terminal error down the channel."""
+
+    error: BaseException
+
+
+@dataclass
+class _Prelude(Generic[_T]):
+    """Items delivered before the first event (a message stream's history)."""
+
+    items: list[_T]
+
+
+# Everything that may travel down the channel.
+_Item = list[ServerSentEvent] | _Failure | _Prelude[Any]
+
+#: Runs in the reader before the first connection: returns items to deliver
+#: first and the last event ID to resume after (None keeps the given one).
+Prelude = Callable[[], Awaitable[tuple[list[Any], str | None]]]
+
+
+def _is_event_stream(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "text/event-stream"
+
+
+class _StreamCore:
+    """What every stream shares: the task group, the reader, the channel."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        transport: Transport,
+        owns_transport: bool,
+        headers: Mapping[str, str] | None,
+        token: TokenSource | None,
+        last_event_id: str | None,
+        options: StreamOptions,
+        not_found: type[NotFoundError] = NotFoundError,
+        prelude: Prelude | None = None,
+        bulk_body: bool = True,
+    ) -> None:
+        if last_event_id is not None and (
+            not isinstance(last_event_id, str) or any(c in last_event_id for c in "\r\n\0")
+        ):
+            raise ValueError("last_event_id must be a str without CR, LF or NUL")
+        self._url = url
+        self._transport = transport
+        self._owns_transport = owns_transport
+        self._headers = dict(headers or {})
+        self._token = token
+        self._options = options
+        self._not_found = not_found
+        self._prelude = prelude
+        self._bulk_body = bulk_body
+        # The reader's view: what it received last (sent as Last-Event-ID).
+        self._resume_id = last_event_id or ""
+        self._retry_floor = 0.0
+        self._reconnects = 0
+        self._task_group: TaskGroup | None = None
+        self._reader_scope: anyio.CancelScope | None = None
+        self._receive: MemoryObjectReceiveStream[_Item] | None = None
+        self._state = "new"  # new -> open -> closed
+        self._stopped = False  # aclose() was called
+
+    # -- the consumer side --------------------------------------------------
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the stream has reconnected so far."""
+        return self._reconnects
+
+    async def __aenter__(self) -> Any:
+        if self._state != "new":
+            raise StreamClosed("a stream can be entered only once")
+        send, receive = anyio.create_memory_object_stream[_Item](self._options.buffer_batches)
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        self._receive = receive
+        self._state = "open"
+        task_group.start_soon(self._run, send, name=f"expys_stream reader {self._url}")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close()
+
+    async def aclose(self) -> None:
+        """Stop the stream now: cancel the reader, close the connection.
+
+        Idempotent. Leaving the ``async with`` block does this too.
+        """
+        self._stopped = True
+        if self._reader_scope is not None:
+            self._reader_scope.cancel()
+        if self._receive is not None:
+            self._receive.close()
+
+    async def _close(self) -> None:
+        task_group = self._task_group
+        if task_group is None or self._state == "closed":
+            return
+        self._state = "closed"
+        task_group.cancel_scope.cancel()
+        if self._receive is not None:
+            self._receive.close()
+        try:
+            # The user's own exception, if any, is not handed to the task
+            # group: it would come back wrapped in an ExceptionGroup. It
+            # keeps propagating untouched once this method returns.
+            await task_group.__aexit__(None, None, None)
+        except BaseExceptionGroup as group:
+            raise _unwrap(group) from None
+        finally:
+            self._task_group = None
+            if self._owns_transport:
+                await self._transport.aclose()
+
+    async def _next_item(self) -> _Item:
+        receive = self._receive
+        if receive is None or self._state != "open":
+            raise StreamClosed("the stream is not open: use it inside `async with`")
+        try:
+            return await receive.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+        except anyio.ClosedResourceError:
+            if self._stopped:  # aclose() ends the iteration
+                raise StopAsyncIteration from None
+            raise StreamClosed("the stream was closed") from None
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if getattr(self, "_state", "closed") == "open":
+            _warn(
+                f"expys_stream stream for {getattr(self, '_url', '?')} was never closed",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+
+    # -- the reader task ----------------------------------------------------
+
+    async def _run(self, send: MemoryObjectSendStream[_Item]) -> None:
+        async with send:
+            with anyio.CancelScope() as scope:
+                self._reader_scope = scope
+                try:
+                    await self._read_forever(send)
+                except Exception as exc:  # becomes the stream's terminal error
+                    with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        await send.send(_Failure(exc))
+
+    async def _read_forever(self, send: MemoryObjectSendStream[_Item]) -> None:
+        options = self._options
+        if self._prelude is not None:
+            items, resume = await self._prelude()
+            if resume is not None:
+                self._resume_id = resume
+            if items:
+                await send.send(_Prelude(items))
+        attempt = 0  # consecutive failed attempts
+        auth_retry_spent = False
+        while True:
+            connected_at: list[float] = []
+            try:
+                if await self._attempt(send, connected_at):
+                    logger.info("the server ended the stream (204): %s", self._url_for_log)
+                    return
+                error: ExpysError = TransportError("the server closed the stream")
+                retry_after = None
+            except _Retry as retry:
+                error, retry_after = retry.error, retry.retry_after
+            except AuthenticationError as exc:
+                if auth_retry_spent or isinstance(self._token, str) or self._token is None:
+                    raise
+                auth_retry_spent = True  # one fresh token, then give up
+                error, retry_after = exc, None
+            except TransportError as exc:
+                error, retry_after = exc, None
+            if connected_at:
+                auth_retry_spent = False
+                if anyio.current_time() - connected_at[0] >= options.backoff.reset_after:
+                    attempt = 0
+            if options.max_retries is not None and attempt >= options.max_retries:
+                raise RetryLimitExceeded(attempt + 1, error) from error
+            floor = max(self._retry_floor, retry_after or 0.0)
+            delay = options.backoff.delay(attempt, floor=floor)
+            attempt += 1
+            logger.info(
+                "reconnecting to %s in %.2f s after: %s (resume after %r)",
+                self._url_for_log,
+                delay,
+                error,
+                self._resume_id or None,
+            )
+            await anyio.sleep(delay)
+            self._reconnects += 1
+
+    @property
+    def _url_for_log(self) -> str:
+        return self._url.split("?", 1)[0]
+
+    async def _attempt(
+        self, send: MemoryObjectSendStream[_Item], connected_at: list[float]
+    ) -> bool:
+        """One connection; True when the server asked us to stop (204)."""
+        headers = dict(self._headers)
+        headers["Accept"] = "text/event-stream"
+        headers["Cache-Control"] = "no-cache"
+        if self._token is not None:
+            headers["Authorization"] = "Bearer " + await resolve_token(self._token)
+        if self._resume_id:
+            headers["Last-Event-ID"] = self._resume_id
+        response = await self._transport.open(
+            "GET", self._url, headers, read_timeout=self._options.read_timeout
+        )
+        try:
+            await self._check(response)
+            if response.status == 204:
+                return True
+            connected_at.append(anyio.current_time())
+            logger.info(
+                "connected to %s (resume after %r)", self._url_for_log, self._resume_id or None
+            )
+            await self._pump(response, send)
+            return False
+        finally:
+            await response.aclose()
+
+    async def _check(self, response: Response) -> None:
+        status = response.status
+        if status == 204:
+            return
+        if status != 200:
+            body = await response.read_bounded()
+            error = status_error(status, body, response.url, not_found=self._not_found)
+            if status in (408, 429) or status >= 500:
+                raise _Retry(error, parse_retry_after(response.header(b"retry-after")))
+            raise error
+        if not _is_event_stream(response.content_type):
+            raise NotAnEventStream(response.content_type)
+
+    async def _pump(self, response: Response, send: MemoryObjectSendStream[_Item]) -> None:
+        # The hot loop: one socket read, one decoder feed, one channel hop.
+        body = StreamBody(response, self._options.read_timeout, bulk=self._bulk_body)
+        decoder = SSEDecoder(self._options.max_event_size, last_event_id=self._resume_id)
+        feed = decoder.feed
+        read = body.read
+        try:
+            while payload := await read():
+                try:
+                    events = feed(payload)
+                except EventTooLarge as exc:
+                    if exc.events:
+                        await send.send(exc.events)
+                    raise
+                if events:
+                    await send.send(events)
+        finally:
+            self._resume_id = decoder.last_event_id
+            if decoder.retry is not None:
+                self._retry_floor = decoder.retry / 1000.0
+
+
+def _unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception a user should see instead of a task group's group."""
+    leaves = list(_leaves(group))
+    for leaf in leaves:  # KeyboardInterrupt and SystemExit win
+        if isinstance(leaf, KeyboardInterrupt | SystemExit):
+            return leaf
+    for leaf in leaves:
+        if not isinstance(leaf, anyio.get_cancelled_exc_class()):
+            return leaf
+    return leaves[0] if leaves else group
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
+class EventStream(_StreamCore):
+    """A live stream of :class:`ServerSentEvent` from any SSE endpoint.
+
+    Get one from :func:`open_event_stream` and use it as an async context
+    manager, then as an async iterator::
+
+        async with open_event_stream(url, headers=headers) as stream:
+            async for event in stream:
+                ...
+
+    It reconnects by itself (full-jitter backoff, ``retry:`` and
+    ``Retry-After`` as floors) and resumes with ``Last-Event-ID``. Leaving
+    the block closes the connection and cancels any pending reconnect sleep.
+    Errors surface from the ``async for`` after every event received before
+    them.
+    """
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self._batch: list[ServerSentEvent] = []
+        self._index = 0
+        self._last: ServerSentEvent | None = None
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The ID of the last event this stream returned to you (None before any)."""
+        return None if self._last is None else self._last.id
+
+    async def __aenter__(self) -> EventStream:
+        await super().__aenter__()
+        return self
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> ServerSentEvent:
+        index = self._index
+        batch = self._batch
+        if index < len(batch):
+            self._index = index + 1
+            event = self._last = batch[index]
+            return event
+        while True:
+            item = await self._next_item()
+            if type(item) is list:
+                if item:
+                    self._batch = item
+                    self._index = 1
+                    event = self._last = item[0]
+                    return event
+            elif isinstance(item, _Failure):
+                raise item.error
+            # A _Prelude never reaches a plain event stream.
+
+
+def open_event_stream(
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    token: TokenSource | None = None,
+    last_event_id: str | None = None,
+    pool: Any = None,
+    connect_timeout: float | None = 10.0,
+    read_timeout: float | None = 45.0,
+    backoff_base: float = 0.5,
+    backoff_cap: float = 10.0,
+    reset_after: float = 60.0,
+    max_retries: int | None = None,
+    max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    ssl_context: Any = None,
+    user_agent: str = DEFAULT_USER_AGENT,
+) -> EventStream:
+    """Open a reconnecting SSE stream to any ``http(s)`` URL.
+
+    Use the result with ``async with``, then ``async for``. The same
+    guarantees as the message stream apply: reconnect with full-jitter
+    backoff, ``Last-Event-ID`` resume, idle detection, clean cancellation.
+
+    Args:
+        url: the absolute http or https URL of the event stream.
+        headers: extra request headers (sent to the first URL's origin only
+            when they carry credentials).
+        token: a bearer token, or a sync or async callable that returns a
+            fresh one; called before every connection.
+        last_event_id: resume after this event ID.
+        pool: an ``httpcore.AsyncConnectionPool`` to use (left open);
+            by default the stream makes and closes its own.
+        connect_timeout: seconds to connect (and to send the request).
+        read_timeout: seconds of silence before the connection is replaced.
+        backoff_base: the first retry waits up to this many seconds.
+        backoff_cap: no retry waits longer than this (but a server's
+            ``retry:`` or ``Retry-After`` may ask for longer).
+        reset_after: seconds a connection must stay up to reset the backoff.
+        max_retries: consecutive failures before giving up; None: never.
+        max_event_size: the longest line or event data accepted, in bytes.
+        ssl_context: an ``ssl.SSLContext`` for https (verification is on by
+            default).
+        user_agent: the User-Agent header.
+
+    Raises:
+        ValueError: an argument is invalid (checked before any I/O).
+    """
+    _check_url(url)
+    options = StreamOptions(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        backoff=Backoff(base=backoff_base, cap=backoff_cap, reset_after=reset_after),
+        max_retries=max_retries,
+        max_event_size=max_event_size,
+    )
+    transport = Transport(
+        pool=pool,
+        ssl_context=ssl_context,
+        connect_timeout=connect_timeout,
+        user_agent=user_agent,
+    )
+    return EventStream(
+        url,
+        transport=transport,
+        owns_transport=True,
+        headers=headers,
+        token=token,
+        last_event_id=last_event_id,
+        options=options,
+    )
+
+
+def _check_url(url: str) -> None:
+    if not isinstance(url, str):
+        raise TypeError("url must be a str")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an absolute http(s) URL: {url.split('?', 1)[0]!r}")
+
+
+EventStream.__module__ = "expys_stream"
+open_event_stream.__module__ = "expys_stream"

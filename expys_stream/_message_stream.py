@@ -1,0 +1,135 @@
+"""Messages on top of the generic SSE client: decode, skip, deduplicate.
+
+A :class:`MessageStream` is an event stream whose consumer side turns each
+``message`` event into a :class:`Message` with msgspec (straight from the
+event's bytes), skips every other event type, and skips a replayed message
+that was already delivered. Decoding happens as the user asks for the next
+message, so an invalid message raises at its place in the stream, after
+every message before it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Any, Literal
+
+import msgspec
+
+from ._errors import MessageDecodeError
+from ._event_stream import _Failure, _Prelude, _StreamCore
+from ._models import Message, message_decoder
+
+__all__ = ["MessageStream"]
+
+logger = logging.getLogger("expys_stream")
+
+#: How many recently delivered message ids are remembered to skip replays.
+DEDUP_WINDOW = 4096
+_EXCERPT = 200
+_decode = message_decoder.decode
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
+class MessageStream(_StreamCore):
+    """A live stream of a conversation's new messages, as :class:`Message`.
+
+    Get one from :func:`open_message_stream` or
+    :meth:`Client.open_message_stream` and use it with ``async with``, then
+    ``async for``. Every message arrives once, in order, across reconnects.
+
+    Attributes:
+        last_event_id: the id of the last message you received (None before
+            the first); persist it and pass it as ``last_event_id`` later to
+            resume exactly after it.
+        reconnects: how many times the stream reconnected.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_invalid: Literal["raise", "skip"] = "raise",
+        **kwargs: Any,
+    ) -> None:
+        if on_invalid not in ("raise", "skip"):
+            raise ValueError("on_invalid must be 'raise' or 'skip'")
+        super().__init__(url, **kwargs)
+        self._skip_invalid = on_invalid == "skip"
+        self._batch: list[Any] = []
+        self._index = 0
+        self._is_history = False
+        self._last_id: str | None = None
+        self._seen: set[str] = set()
+        self._order: deque[str] = deque()
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The id of the last message returned to you, or None."""
+        return self._last_id
+
+    async def __aenter__(self) -> MessageStream:
+        await super().__aenter__()
+        return self
+
+    def __aiter__(self) -> MessageStream:
+        return self
+
+    async def __anext__(self) -> Message:
+        seen = self._seen
+        while True:
+            batch = self._batch
+            index = self._index
+            count = len(batch)
+            if self._is_history:
+                while index < count:
+                    message = batch[index]
+                    index += 1
+                    if message.id not in seen:
+                        self._index = index
+                        self._remember(message.id)
+                        self._last_id = message.id
+                        return message  # type: ignore[no-any-return]
+            else:
+                while index < count:
+                    event = batch[index]
+                    index += 1
+                    if event._event != "message":
+                        continue
+                    try:
+                        message = _decode(event._data_bytes)
+                    except _DECODE_ERRORS as exc:
+                        self._index = index
+                        self._invalid(event, exc)
+                        continue
+                    if message.id in seen:
+                        continue
+                    self._index = index
+                    self._remember(message.id)
+                    self._last_id = event.id or message.id
+                    return message
+            self._index = index
+            item = await self._next_item()
+            if type(item) is list:
+                self._batch, self._index, self._is_history = item, 0, False
+            elif isinstance(item, _Prelude):
+                self._batch, self._index, self._is_history = item.items, 0, True
+            elif isinstance(item, _Failure):
+                raise item.error
+
+    def _remember(self, message_id: str) -> None:
+        self._seen.add(message_id)
+        order = self._order
+        order.append(message_id)
+        if len(order) > DEDUP_WINDOW:
+            self._seen.discard(order.popleft())
+
+    def _invalid(self, event: Any, exc: BaseException) -> None:
+        excerpt = event.data[:_EXCERPT]
+        error = MessageDecodeError(str(exc)[:200], event_id=event.id, excerpt=excerpt)
+        if not self._skip_invalid:
+            raise error from None
+        logger.warning("skipping an invalid message event: %s", error)
+
+
+MessageStream.__module__ = "expys_stream"

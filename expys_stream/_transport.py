@@ -1,0 +1,411 @@
+"""The one edge to httpcore: requests, timeouts, redirects, errors, bodies.
+
+Nothing else in the package imports httpcore or h11. Every exception they
+(or the sockets under them) raise is translated here, once, into the
+library's own hierarchy; callers never see a foreign exception.
+
+Stream bodies are read in bulk: once a ``text/event-stream`` response's
+headers are in, :class:`StreamBody` takes the bytes that h11 had already
+buffered plus the connection's network stream, and undoes the HTTP framing
+itself (see ``_chunked.py``). httpcore keeps doing what it is good at,
+pooling, connecting, TLS, proxies and timeouts; the response is still
+closed through httpcore, which then closes the connection. If the response
+is not the plain HTTP/1.1 kind this needs, the body is read through
+httpcore's own iterator instead.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import anyio
+import h11
+import httpcore
+
+from ._chunked import BodyReader, ChunkedReader, LengthReader, UntilCloseReader
+from ._errors import (
+    AuthenticationError,
+    ConnectError,
+    HTTPStatusError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProtocolError,
+    RateLimitedError,
+    ReadTimeout,
+    RedirectError,
+    ServerError,
+    TransportError,
+)
+
+__all__ = [
+    "MAX_REDIRECTS",
+    "Response",
+    "StreamBody",
+    "Transport",
+    "origin_of",
+    "status_error",
+]
+
+#: Redirect hops followed for one request (PROTOCOL.md: at most 5).
+MAX_REDIRECTS = 5
+#: Error bodies are read up to this many bytes, so a hostile server cannot
+#: make an error object (or our memory) large.
+MAX_ERROR_BODY = 64 * 1024
+#: Bytes asked of the socket per read on a stream.
+READ_SIZE = 64 * 1024
+#: How long closing a response may take before it is abandoned.
+CLOSE_TIMEOUT = 2.0
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Headers that carry credentials: never sent to another origin.
+_CREDENTIAL_HEADERS = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """The (scheme, host, port) origin of an absolute http(s) URL."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _redact(url: str) -> str:
+    """The URL without userinfo, query or fragment, for messages and logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+@contextmanager
+def _translate(url: str) -> Iterator[None]:
+    # The single place where foreign exceptions become ours. The original is
+    # not chained (``from None``): its text is kept, its type is not exposed.
+    where = _redact(url)
+    try:
+        yield
+    except (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.ProxyError) as exc:
+        raise ConnectError(f"cannot connect to {where}: {_describe(exc)}") from None
+    except httpcore.ReadTimeout:
+        raise ReadTimeout(f"nothing received from {where} within the read timeout") from None
+    except httpcore.PoolTimeout:
+        raise ConnectError(f"no connection to {where} became free in time") from None
+    except httpcore.UnsupportedProtocol as exc:
+        raise ConnectError(f"unsupported URL {where}: {_describe(exc)}") from None
+    except httpcore.LocalProtocolError as exc:  # we built a bad request: no retry
+        raise ProtocolError(f"invalid request to {where}: {_describe(exc)}") from None
+    except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
+        raise TransportError(f"connection to {where} failed: {_describe(exc)}") from None
+    except (h11.ProtocolError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+        raise TransportError(f"connection to {where} failed: {_describe(exc)}") from None
+    except ssl.SSLError as exc:
+        raise ConnectError(f"TLS with {where} failed: {_describe(exc)}") from None
+    except OSError as exc:
+        raise TransportError(f"connection to {where} failed: {_describe(exc)}") from None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:300]
+
+
+def status_error(
+    status: int,
+    body: bytes,
+    url: str,
+    *,
+    not_found: type[NotFoundError] = NotFoundError,
+) -> HTTPStatusError:
+    """The error for a final error status, with the server's code and message."""
+    code, message = _error_details(body)
+    cls: type[HTTPStatusError]
+    if status == 401:
+        cls = AuthenticationError
+    elif status == 403:
+        cls = PermissionDeniedError
+    elif status == 404:
+        cls = not_found
+    elif status == 429:
+        cls = RateLimitedError
+    elif status >= 500:
+        cls = ServerError
+    else:
+        cls = HTTPStatusError
+    return cls(status, code=code, server_message=message, url=_redact(url))
+
+
+def _error_details(body: bytes) -> tuple[str | None, str | None]:
+    # PROTOCOL.md: {"error": {"code": "...", "message": "..."}}. Anything else
+    # (HTML from a proxy, truncated JSON) yields no details, not an error.
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None, None
+    error = document.get("error") if isinstance(document, dict) else None
+    if not isinstance(error, dict):
+        return None, None
+    code, message = error.get("code"), error.get("message")
+    return (
+        code[:100] if isinstance(code, str) else None,
+        message[:500] if isinstance(message, str) else None,
+    )
+
+
+@dataclass
+class Response:
+    """A response whose body is still to be read (or closed)."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    url: str
+    raw: httpcore.Response
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of a header (``name`` in lower case), or None."""
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+    @property
+    def content_type(self) -> str:
+        """The Content-Type, decoded leniently, or ""."""
+        value = self.header(b"content-type")
+        return "" if value is None else value.decode("latin-1")
+
+    async def read_bounded(self, limit: int = MAX_ERROR_BODY) -> bytes:
+        """Read at most ``limit`` bytes of the body, then close the response."""
+        parts: list[bytes] = []
+        size = 0
+        try:
+            with _translate(self.url):
+                async for part in self.raw.aiter_stream():
+                    parts.append(part)
+                    size += len(part)
+                    if size >= limit:
+                        break
+        finally:
+            await self.aclose()
+        return b"".join(parts)[:limit]
+
+    async def aclose(self) -> None:
+        """Close the response (idempotent, shielded, bounded in time)."""
+        with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+            with suppress(Exception):  # closing must not raise
+                await self.raw.aclose()
+
+
+class StreamBody:
+    """Reads a streaming response's payload in bulk; see the module docstring."""
+
+    def __init__(
+        self, response: Response, read_timeout: float | None, *, bulk: bool = True
+    ) -> None:
+        self._response = response
+        self._timeout = read_timeout
+        self._leading = b""
+        self._network: Any = None
+        self._reader: BodyReader | None = None
+        self._fallback: AsyncIterator[bytes] | None = None
+        raw = response.raw
+        network = raw.extensions.get("network_stream")
+        version = raw.extensions.get("http_version")
+        h11_state = _h11_connection(raw)
+        usable = network is not None and h11_state is not None
+        if bulk and usable and version in (b"HTTP/1.1", b"HTTP/1.0"):
+            assert h11_state is not None
+            self._leading, _closed = h11_state.trailing_data
+            self._network = network
+            self._reader = _framing(response, version)
+        else:
+            self._fallback = raw.aiter_stream().__aiter__()
+
+    @property
+    def bulk(self) -> bool:
+        """Whether the body is read in bulk (else through httpcore's iterator)."""
+        return self._reader is not None
+
+    async def read(self) -> bytes:
+        """The next piece of payload; ``b""`` at the end of the body."""
+        reader = self._reader
+        if reader is None:
+            return await self._read_fallback()
+        while not reader.done:
+            if self._leading:
+                data, self._leading = self._leading, b""
+            else:
+                with _translate(self._response.url):
+                    data = await self._network.read(READ_SIZE, timeout=self._timeout)
+                if not data:
+                    return b""  # the server closed the connection
+            payload = reader.feed(data)
+            if payload:
+                return payload
+        return b""
+
+    async def _read_fallback(self) -> bytes:
+        assert self._fallback is not None
+        with _translate(self._response.url):
+            try:
+                return await self._fallback.__anext__()
+            except StopAsyncIteration:
+                return b""
+
+
+def _h11_connection(raw: httpcore.Response) -> h11.Connection | None:
+    # httpcore wraps the connection's body stream in the pool's; the h11
+    # state machine behind them holds the body bytes read with the headers.
+    stream = getattr(raw.stream, "_stream", raw.stream)
+    connection = getattr(stream, "_connection", None)
+    state = getattr(connection, "_h11_state", None)
+    return state if isinstance(state, h11.Connection) else None
+
+
+def _framing(response: Response, version: bytes) -> BodyReader:
+    encoding = response.header(b"transfer-encoding")
+    if encoding is not None and version == b"HTTP/1.1":
+        if encoding.lower().replace(b" ", b"").split(b",")[-1] == b"chunked":
+            return ChunkedReader()
+        return UntilCloseReader()
+    length = response.header(b"content-length")
+    if length is not None and length.strip().isdigit():
+        return LengthReader(int(length))
+    return UntilCloseReader()
+
+
+class Transport:
+    """An httpcore connection pool with the library's timeouts and errors.
+
+    Owns the pool it creates (and closes it in :meth:`aclose`); a pool given
+    by the caller is used and left open.
+    """
+
+    def __init__(
+        self,
+        *,
+        pool: httpcore.AsyncConnectionPool | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        connect_timeout: float | None = 10.0,
+        user_agent: str,
+    ) -> None:
+        self._owns_pool = pool is None
+        self._pool = pool or httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=None,
+            http1=True,
+            http2=False,
+        )
+        self._connect_timeout = connect_timeout
+        self._user_agent = user_agent.encode("latin-1", "replace")
+
+    async def aclose(self) -> None:
+        """Close the pool if this transport made it."""
+        if self._owns_pool:
+            with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+                await self._pool.aclose()
+
+    async def open(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        body: bytes = b"",
+        read_timeout: float | None,
+        follow_redirects: bool = True,
+    ) -> Response:
+        """Send a request and return the response with its body unread.
+
+        Redirects (301, 302, 303, 307, 308) are followed up to
+        :data:`MAX_REDIRECTS` hops for GET; credential headers are dropped
+        once a hop leaves the first URL's origin. A POST follows only 307
+        and 308, which keep the method and body.
+        """
+        first_origin = origin_of(url)
+        for _hop in range(MAX_REDIRECTS + 1):
+            same_origin = origin_of(url) == first_origin
+            response = await self._send_once(
+                method, url, headers, body, read_timeout, with_credentials=same_origin
+            )
+            if not follow_redirects or response.status not in _REDIRECTS:
+                return response
+            if method != "GET" and response.status not in (307, 308):
+                await response.aclose()
+                raise RedirectError(f"{method} got a {response.status} redirect; not followed")
+            location = response.header(b"location")
+            await response.aclose()
+            url = _redirect_target(url, location)
+        raise RedirectError(f"more than {MAX_REDIRECTS} redirects, last to {_redact(url)}")
+
+    async def _send_once(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        read_timeout: float | None,
+        *,
+        with_credentials: bool,
+    ) -> Response:
+        wire_headers: list[tuple[bytes, bytes]] = [
+            (b"Host", _host_header(url)),
+            (b"User-Agent", self._user_agent),
+        ]
+        for name, value in headers.items():
+            key = name.encode("ascii")
+            if not with_credentials and key.lower() in _CREDENTIAL_HEADERS:
+                continue
+            wire_headers.append((key, value.encode("utf-8")))
+        if body:
+            wire_headers.append((b"Content-Length", str(len(body)).encode("ascii")))
+        timeouts = {
+            "connect": self._connect_timeout,
+            "read": read_timeout,
+            "write": self._connect_timeout,
+            "pool": self._connect_timeout,
+        }
+        request = httpcore.Request(
+            method.encode("ascii"),
+            url,
+            headers=wire_headers,
+            content=body,
+            extensions={"timeout": timeouts},
+        )
+        with _translate(url):
+            raw = await self._pool.handle_async_request(request)
+        return Response(status=raw.status, headers=list(raw.headers), url=url, raw=raw)
+
+
+def _host_header(url: str) -> bytes:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").encode("idna")
+    if b":" in host:  # an IPv6 literal
+        host = b"[" + host + b"]"
+    default = 443 if parts.scheme == "https" else 80
+    if parts.port is not None and parts.port != default:
+        host += b":%d" % parts.port
+    return host
+
+
+def _redirect_target(url: str, location: bytes | None) -> str:
+    if location is None or not location.strip():
+        raise RedirectError(f"redirect from {_redact(url)} without a Location")
+    invalid = RedirectError(f"redirect from {_redact(url)} to an invalid Location")
+    try:
+        target = urljoin(url, location.decode("utf-8").strip())
+        parts = urlsplit(target)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # raises ValueError on a bad port
+    except (UnicodeDecodeError, ValueError):
+        raise invalid from None
+    if not valid:
+        raise invalid
+    return target
