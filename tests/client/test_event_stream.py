@@ -1,0 +1,98 @@
+"""The generic SSE client, logging, and the consumer-side memory bound."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+import pytest
+from client_support import CONVERSATION, collect, subscribed
+
+from expys_stream import EventTooLarge, ServerSentEvent, open_event_stream, open_message_stream
+from expys_stream.testing import ConciergeServer
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_open_event_stream_yields_every_event_type(
+    server: ConciergeServer, token: str
+) -> None:
+    url = f"{server.base_url}/v1/conversations/{CONVERSATION}/stream"
+    async with open_event_stream(url, token=token, backoff_base=0.01) as stream:
+        await subscribed(server)
+        await server.publish_event(CONVERSATION, "typing", '{"authorID":"usr_bob"}')
+        sent = await server.publish(CONVERSATION, "usr_bob", "hi")
+        with anyio.fail_after(10):
+            typing = await stream.__anext__()
+            message = await stream.__anext__()
+    assert isinstance(typing, ServerSentEvent)
+    assert (typing.event, typing.data) == ("typing", '{"authorID":"usr_bob"}')
+    assert message.event == "message"
+    assert message.id == sent.id
+    assert stream.last_event_id == sent.id
+
+
+async def test_extra_headers_are_sent(server: ConciergeServer, token: str) -> None:
+    url = f"{server.base_url}/v1/conversations/{CONVERSATION}/stream"
+    headers = {"Authorization": f"Bearer {token}", "X-Trace": "abc"}
+    async with open_event_stream(url, headers=headers):
+        await subscribed(server)
+    request = [r for r in server.requests if r.path.endswith("/stream")][0]
+    assert request.headers["x-trace"] == "abc"
+    assert request.headers["accept"] == "text/event-stream"
+    assert request.headers["cache-control"] == "no-cache"
+    assert "last-event-id" not in request.headers
+
+
+async def test_an_oversized_event_raises_after_the_events_before_it(
+    server: ConciergeServer, token: str, fast: dict[str, Any]
+) -> None:
+    server.faults.oversized_event(5000)
+    async with open_message_stream(
+        CONVERSATION, token=token, max_event_size=1024, **fast
+    ) as stream:
+        with anyio.fail_after(10), pytest.raises(EventTooLarge) as info:
+            async for _message in stream:
+                pass
+    assert info.value.limit == 1024
+
+
+async def test_logs_say_what_happened_and_never_the_token(
+    server: ConciergeServer, token: str, fast: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="expys_stream")
+    sent = [await server.publish(CONVERSATION, "usr_bob", f"m{i}") for i in range(3)]
+    server.faults.drop_after_events(1)
+    async with open_message_stream(
+        CONVERSATION, token=token, last_event_id=sent[0].id, **fast
+    ) as stream:
+        assert await collect(stream, 2) == sent[1:]
+    lines = [r.getMessage() for r in caplog.records if r.name == "expys_stream"]
+    assert any(line.startswith("connected to") for line in lines)
+    assert any(
+        line.startswith("reconnecting to") and repr(sent[1].id) in line for line in lines
+    )
+    assert all(token not in line for line in lines)
+
+
+async def test_a_consumer_that_stops_reading_stops_the_socket_reads(
+    server: ConciergeServer, token: str, fast: dict[str, Any]
+) -> None:
+    # The channel holds at most ``buffer_batches`` socket reads; the reader
+    # then waits instead of reading, so memory stays bounded.
+    async with open_message_stream(CONVERSATION, token=token, **fast) as stream:
+        await subscribed(server)
+        for i in range(3000):
+            await server.publish(CONVERSATION, "usr_bob", f"flood {i}")
+        assert await collect(stream, 1)
+        assert stream._receive is not None
+        with anyio.fail_after(10):
+            while stream._receive.statistics().tasks_waiting_send < 1:
+                await anyio.sleep(0.01)
+        stats = stream._receive.statistics() if stream._receive else None
+        assert stats is not None
+        assert stats.current_buffer_used == stats.max_buffer_size == 2
+        assert stats.tasks_waiting_send == 1  # the reader, blocked: not reading
+        rest = await collect(stream, 2999, timeout=30)
+    assert len(rest) == 2999
