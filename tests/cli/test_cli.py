@@ -1,0 +1,204 @@
+"""The ``expys-stream`` command, run as a subprocess against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from expys_stream.testing import ConciergeThread
+
+CONVERSATION = "cnv_test"
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Any:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("EXPYS_")}
+    full_env.update(env or {})
+    full_env["NO_COLOR"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "expys_stream", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("EXPYS_")}
+    full_env.update(env)
+    full_env["NO_COLOR"] = "1"
+    return subprocess.Popen(
+        [sys.executable, "-m", "expys_stream", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=full_env,
+    )
+
+
+def wait_for_stream(server: ConciergeThread, deadline: float = 20) -> None:
+    server.wait_for_streams(1, CONVERSATION, timeout=deadline)
+
+
+@pytest.fixture
+def concierge_env(concierge: ConciergeThread) -> dict[str, str]:
+    token = concierge.add_member(CONVERSATION, "usr_alice")
+    concierge.add_member(CONVERSATION, "usr_bob")
+    return {
+        "EXPYS_BASE_URL": concierge.base_url,
+        "EXPYS_CONVERSATION_ID": CONVERSATION,
+        "EXPYS_MEMBER_TOKEN": token,
+    }
+
+
+def test_tail_prints_history_then_live(
+    concierge: ConciergeThread, concierge_env: dict[str, str]
+) -> None:
+    concierge.publish(CONVERSATION, "usr_bob", "old one")
+    concierge.publish(CONVERSATION, "usr_bob", None)
+    process = start("tail", "--history", "5", "--count", "2", env=concierge_env)
+    try:
+        wait_for_stream(concierge)
+        concierge.publish(CONVERSATION, "usr_bob", "new one")
+        concierge.publish(CONVERSATION, "usr_alice", "héllo")
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert out.splitlines() == [
+        "[history usr_bob] old one",
+        "[history usr_bob] (no body)",
+        "[live usr_bob] new one",
+        "[live usr_alice] héllo",
+    ]
+
+
+def test_tail_json_lines(concierge: ConciergeThread, concierge_env: dict[str, str]) -> None:
+    sent = concierge.publish(CONVERSATION, "usr_bob", "as json")
+    result = run("tail", "--history", "1", "--count", "0", "--json", env=concierge_env)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["kind"] == "history"
+    assert record["id"] == sent.id
+    assert record["authorID"] == "usr_bob"
+    assert record["body"] == "as json"
+    assert record["createdAt"].endswith("Z")
+
+
+def test_tail_reports_reconnects_on_stderr(
+    concierge: ConciergeThread, concierge_env: dict[str, str]
+) -> None:
+    process = start("tail", "--history", "0", "--count", "2", env=concierge_env)
+    try:
+        wait_for_stream(concierge)
+        concierge.publish(CONVERSATION, "usr_bob", "before")
+        # Wait until the tail has it, so the drop happens after a resume point.
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "[live usr_bob] before"
+        concierge.drop_streams(CONVERSATION)
+        wait_for_stream(concierge)
+        concierge.publish(CONVERSATION, "usr_bob", "after")
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert out.strip() == "[live usr_bob] after"
+    assert "reconnecting" in err
+    assert concierge_env["EXPYS_MEMBER_TOKEN"] not in err
+
+
+def test_send_prints_the_new_id(concierge: ConciergeThread, concierge_env: dict[str, str]) -> None:
+    result = run("send", CONVERSATION, "from the cli", env=concierge_env)
+    assert result.returncode == 0, result.stderr
+    stored = concierge.messages(CONVERSATION)
+    assert [m.body for m in stored] == ["from the cli"]
+    assert result.stdout.strip() == f"sent {stored[0].id}"
+
+
+def test_missing_token_or_conversation_is_a_usage_error(concierge: ConciergeThread) -> None:
+    result = run("tail", env={"EXPYS_CONVERSATION_ID": CONVERSATION})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "expys-stream: no member token: pass --token or set EXPYS_MEMBER_TOKEN"
+    )
+    result = run("tail", env={"EXPYS_MEMBER_TOKEN": "t"})
+    assert result.returncode == 2
+    assert "no conversation id" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_auth_failure_exits_3(concierge: ConciergeThread) -> None:
+    env = {"EXPYS_BASE_URL": concierge.base_url, "EXPYS_MEMBER_TOKEN": "wrong-token"}
+    result = run("tail", CONVERSATION, env=env)
+    assert result.returncode == 3
+    assert "401" in result.stderr
+    assert "wrong-token" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_exits_130_without_a_traceback(
+    concierge: ConciergeThread, concierge_env: dict[str, str]
+) -> None:
+    process = start("tail", env=concierge_env)
+    try:
+        wait_for_stream(concierge)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert "Traceback" not in err
+
+
+def test_demo_runs_end_to_end() -> None:
+    started = time.monotonic()
+    result = run("demo", timeout=60)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("demo: 17 messages received (5 history, 12 live), 0 lost, 0 repeated")
+    assert "in order" in last
+    assert "reconnect" in result.stderr
+    assert elapsed < 60
+
+
+def test_demo_json_summary() -> None:
+    result = run("demo", "--json", "--speed", "4", timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    summary = lines[-1]
+    assert summary["kind"] == "summary"
+    assert (summary["lost"], summary["repeated"], summary["in_order"]) == (0, 0, True)
+    assert summary["reconnects"] >= 1
+    assert [line["kind"] for line in lines[:-1]] == ["history"] * 5 + ["live"] * 12
+
+
+def test_serve_prints_ready_to_paste_settings() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "expys_stream", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        lines = [process.stdout.readline() for _ in range(3)]
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert first.startswith("concierge listening on http://127.0.0.1:")
+    settings = dict(line.strip().removeprefix("export ").split("=", 1) for line in lines)
+    assert settings["EXPYS_CONVERSATION_ID"] == "cnv_demo"
+    assert settings["EXPYS_MEMBER_TOKEN"]
+    assert process.returncode == 130
