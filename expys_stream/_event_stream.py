@@ -22,6 +22,7 @@ from __future__ import annotations
 import inspect
 import logging
 import warnings
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -61,6 +62,9 @@ logger = logging.getLogger("expys_stream")
 TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
 
 DEFAULT_USER_AGENT = "expys-stream/0.1"
+
+#: How many recent message ids a message stream remembers to skip replays.
+REPLAY_WINDOW = 1024
 
 _T = TypeVar("_T")
 
@@ -190,6 +194,12 @@ class _StreamCore:
         self._resume_id = last_event_id or ""
         self._retry_floor = 0.0
         self._reconnects = 0
+        # Replay protection (message streams): the id lines of the last
+        # REPLAY_WINDOW message events received, checked against the first
+        # events of each new connection; see _drop_replayed.
+        self._filter_replays = False
+        self._recent: deque[list[bytes]] = deque()
+        self._recent_count = 0
         self._task_group: TaskGroup | None = None
         self._reader_scope: anyio.CancelScope | None = None
         self._receive: MemoryObjectReceiveStream[_Item] | None = None
@@ -295,6 +305,7 @@ class _StreamCore:
             if resume is not None:
                 self._resume_id = resume
             if items:
+                self._remember([b"id: " + str(item.id).encode() for item in items])
                 await send.send(_Prelude(items))
         attempt = 0  # consecutive failed attempts
         auth_retry_spent = False
@@ -333,6 +344,20 @@ class _StreamCore:
             )
             await anyio.sleep(delay)
             self._reconnects += 1
+
+    def _remember(self, id_lines: list[bytes]) -> None:
+        # Per batch, not per event: keeps the recent id lines for replay checks.
+        if not id_lines:
+            return
+        self._recent.append(id_lines)
+        self._recent_count += len(id_lines)
+        while self._recent_count - len(self._recent[0]) >= REPLAY_WINDOW:
+            self._recent_count -= len(self._recent.popleft())
+
+    def _seen_ids(self) -> set[bytes] | None:
+        seen = {line for lines in self._recent for line in lines}
+        seen.discard(b"id: ")  # an event without an id cannot be matched
+        return seen or None
 
     @property
     def _url_for_log(self) -> str:
@@ -384,6 +409,7 @@ class _StreamCore:
         decoder = SSEDecoder(self._options.max_event_size, last_event_id=self._resume_id)
         feed = decoder.feed
         read = body.read
+        seen = self._seen_ids() if self._filter_replays else None
         try:
             while payload := await read():
                 try:
@@ -393,11 +419,34 @@ class _StreamCore:
                         await send.send(exc.events)
                     raise
                 if events:
+                    if self._filter_replays:
+                        if seen:
+                            events, seen = _drop_replayed(events, seen)
+                        self._remember([e._id_line for e in events if e._event == "message"])
                     await send.send(events)
         finally:
             self._resume_id = decoder.last_event_id
             if decoder.retry is not None:
                 self._retry_floor = decoder.retry / 1000.0
+
+
+def _drop_replayed(
+    events: list[ServerSentEvent], seen: set[bytes]
+) -> tuple[list[ServerSentEvent], set[bytes] | None]:
+    """Skip message events a new connection repeats from before the reconnect.
+
+    A server that honours ``Last-Event-ID`` repeats nothing; one that
+    replays from an earlier point repeats a run of messages at the start of
+    the connection. Those are dropped; the first message event not already
+    seen ends the check (returned ``None``) for this connection.
+    """
+    for index, event in enumerate(events):
+        if event._event == "message":
+            if event._id_line not in seen:
+                kept = [e for e in events[:index] if e._event != "message"]
+                return kept + events[index:], None
+            logger.debug("skipping replayed message %r", event.id)
+    return [e for e in events if e._event != "message"], seen
 
 
 def _unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:

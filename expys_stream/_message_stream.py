@@ -11,7 +11,6 @@ every message before it.
 from __future__ import annotations
 
 import logging
-from collections import deque
 from typing import Any, Literal
 
 import msgspec
@@ -24,8 +23,6 @@ __all__ = ["MessageStream"]
 
 logger = logging.getLogger("expys_stream")
 
-#: How many recently delivered message ids are remembered to skip replays.
-DEDUP_WINDOW = 4096
 _EXCERPT = 200
 _decode = message_decoder.decode
 _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
@@ -55,18 +52,22 @@ class MessageStream(_StreamCore):
         if on_invalid not in ("raise", "skip"):
             raise ValueError("on_invalid must be 'raise' or 'skip'")
         super().__init__(url, **kwargs)
+        self._filter_replays = True  # the reader skips replayed messages
         self._skip_invalid = on_invalid == "skip"
         self._batch: list[Any] = []
         self._index = 0
         self._is_history = False
-        self._last_id: str | None = None
-        self._seen: set[str] = set()
-        self._order: deque[str] = deque()
+        self._last: Any = None  # the last event (or history Message) returned
 
     @property
     def last_event_id(self) -> str | None:
         """The id of the last message returned to you, or None."""
-        return self._last_id
+        last = self._last
+        if last is None:
+            return None
+        if isinstance(last, Message):
+            return last.id
+        return str(last.id) or None
 
     async def __aenter__(self) -> MessageStream:
         await super().__aenter__()
@@ -76,39 +77,30 @@ class MessageStream(_StreamCore):
         return self
 
     async def __anext__(self) -> Message:
-        seen = self._seen
-        while True:
-            batch = self._batch
-            index = self._index
+        # The hot path: the next message event of the current batch, decoded
+        # by msgspec straight from its bytes. Replays were dropped by the
+        # reader; other event types are skipped here.
+        batch = self._batch
+        index = self._index
+        if not self._is_history:
             count = len(batch)
-            if self._is_history:
-                while index < count:
-                    message = batch[index]
-                    index += 1
-                    if message.id not in seen:
-                        self._index = index
-                        self._remember(message.id)
-                        self._last_id = message.id
-                        return message  # type: ignore[no-any-return]
-            else:
-                while index < count:
-                    event = batch[index]
-                    index += 1
-                    if event._event != "message":
-                        continue
-                    try:
-                        message = _decode(event._data_bytes)
-                    except _DECODE_ERRORS as exc:
-                        self._index = index
-                        self._invalid(event, exc)
-                        continue
-                    if message.id in seen:
-                        continue
+            while index < count:
+                event = batch[index]
+                index += 1
+                if event._event == "message":
                     self._index = index
-                    self._remember(message.id)
-                    self._last_id = event.id or message.id
+                    try:
+                        message: Message = _decode(event._data_bytes)
+                    except _DECODE_ERRORS as exc:
+                        self._invalid(event, exc)
+                        return await self.__anext__()
+                    self._last = event
                     return message
-            self._index = index
+        elif index < len(batch):
+            self._index = index + 1
+            message = self._last = batch[index]
+            return message
+        while True:
             item = await self._next_item()
             if type(item) is list:
                 self._batch, self._index, self._is_history = item, 0, False
@@ -116,13 +108,7 @@ class MessageStream(_StreamCore):
                 self._batch, self._index, self._is_history = item.items, 0, True
             elif isinstance(item, _Failure):
                 raise item.error
-
-    def _remember(self, message_id: str) -> None:
-        self._seen.add(message_id)
-        order = self._order
-        order.append(message_id)
-        if len(order) > DEDUP_WINDOW:
-            self._seen.discard(order.popleft())
+            return await self.__anext__()
 
     def _invalid(self, event: Any, exc: BaseException) -> None:
         excerpt = event.data[:_EXCERPT]
