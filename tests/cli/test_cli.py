@@ -151,7 +151,7 @@ def test_ctrl_c_exits_130_without_a_traceback(
     try:
         wait_for_stream(concierge)
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=20)
+        _out, err = process.communicate(timeout=20)
     finally:
         process.kill()
     assert process.returncode == 130

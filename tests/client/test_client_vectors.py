@@ -88,21 +88,24 @@ async def test_client_vector(vector: dict[str, Any]) -> None:
     ]
     error = _expected_error(vector)
     got: list[tuple[str, str, str]] = []
-    async with running(scripted):
-        async with open_event_stream(
-            scripted.url + "/stream", backoff_base=0.01, backoff_cap=0.02, max_retries=0
-            if error is RetryLimitExceeded
-            else None
-        ) as stream:
-            with anyio.fail_after(10):
-                if error is None:
-                    got = [(e.event, e.data, e.id) async for e in stream]
-                else:
-                    with pytest.raises(error) as info:
-                        async for e in stream:
-                            got.append((e.event, e.data, e.id))
-                    if error is RetryLimitExceeded:
-                        assert isinstance(info.value.last_error, ServerError)
+    async with (
+        running(scripted),
+        open_event_stream(
+            scripted.url + "/stream",
+            backoff_base=0.01,
+            backoff_cap=0.02,
+            max_retries=0 if error is RetryLimitExceeded else None,
+        ) as stream,
+    ):
+        with anyio.fail_after(10):
+            if error is None:
+                got = [(e.event, e.data, e.id) async for e in stream]
+            else:
+                with pytest.raises(error) as info:
+                    async for e in stream:
+                        got.append((e.event, e.data, e.id))
+                if error is RetryLimitExceeded:
+                    assert isinstance(info.value.last_error, ServerError)
     assert got == expected_events
     # Requests: as many as the script (no reconnect after a failure), with
     # the headers the vector checks.

@@ -38,7 +38,7 @@ async def test_extra_headers_are_sent(server: ConciergeServer, token: str) -> No
     headers = {"Authorization": f"Bearer {token}", "X-Trace": "abc"}
     async with open_event_stream(url, headers=headers):
         await subscribed(server)
-    request = [r for r in server.requests if r.path.endswith("/stream")][0]
+    request = next(r for r in server.requests if r.path.endswith("/stream"))
     assert request.headers["x-trace"] == "abc"
     assert request.headers["accept"] == "text/event-stream"
     assert request.headers["cache-control"] == "no-cache"
@@ -70,9 +70,7 @@ async def test_logs_say_what_happened_and_never_the_token(
         assert await collect(stream, 2) == sent[1:]
     lines = [r.getMessage() for r in caplog.records if r.name == "expys_stream"]
     assert any(line.startswith("connected to") for line in lines)
-    assert any(
-        line.startswith("reconnecting to") and repr(sent[1].id) in line for line in lines
-    )
+    assert any(line.startswith("reconnecting to") and repr(sent[1].id) in line for line in lines)
     assert all(token not in line for line in lines)
 
 

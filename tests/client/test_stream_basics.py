@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 import pytest
-
 from client_support import CONVERSATION, collect, subscribed
 
 from expys_stream import Client, MessageDecodeError, open_message_stream
@@ -43,7 +42,7 @@ async def test_message_fields_are_typed(
     assert second.conversation_id == CONVERSATION
     assert isinstance(second.created_at, datetime)
     assert second.created_at.tzinfo is not None
-    assert second.created_at.utcoffset() == timezone.utc.utcoffset(None)
+    assert second.created_at.utcoffset() == UTC.utcoffset(None)
 
 
 async def test_other_event_types_are_skipped(
@@ -71,7 +70,7 @@ async def test_history_then_live_without_gap_or_repeat(
         live = [await server.publish(CONVERSATION, "usr_bob", f"new {i}") for i in range(3)]
         got = await collect(stream, 3)
     assert got == live
-    request = [r for r in server.requests if r.path.endswith("/stream")][0]
+    request = next(r for r in server.requests if r.path.endswith("/stream"))
     assert request.headers["last-event-id"] == backlog[-1].id
 
 
@@ -160,5 +159,5 @@ async def test_conversation_ids_are_one_path_segment(
         await subscribed(server, 1, odd)
         sent = await server.publish(odd, "usr_carol", "odd")
         assert await collect(stream, 1) == [sent]
-    path = [r.path for r in server.requests if r.path.endswith("/stream")][0]
+    path = next(r.path for r in server.requests if r.path.endswith("/stream"))
     assert path == "/v1/conversations/..%2Fadmin%2F%20x%3Fy%23z/stream"
