@@ -40,6 +40,7 @@ from ._errors import (
     ExpysError,
     NotAnEventStream,
     NotFoundError,
+    ProtocolError,
     RetryLimitExceeded,
     StreamClosed,
     TransportError,
@@ -411,7 +412,7 @@ class _StreamCore:
         read = body.read
         seen = self._seen_ids() if self._filter_replays else None
         try:
-            while payload := await read():
+            while payload := await _read_or_retry(read):
                 try:
                     events = feed(payload)
                 except EventTooLarge as exc:
@@ -428,6 +429,14 @@ class _StreamCore:
             self._resume_id = decoder.last_event_id
             if decoder.retry is not None:
                 self._retry_floor = decoder.retry / 1000.0
+
+
+async def _read_or_retry(read: Callable[[], Awaitable[bytes]]) -> bytes:
+    # Broken HTTP framing is a damaged connection: worth a new one.
+    try:
+        return await read()
+    except ProtocolError as exc:
+        raise _Retry(exc) from None
 
 
 def _drop_replayed(

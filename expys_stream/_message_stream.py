@@ -80,27 +80,29 @@ class MessageStream(_StreamCore):
         # The hot path: the next message event of the current batch, decoded
         # by msgspec straight from its bytes. Replays were dropped by the
         # reader; other event types are skipped here.
-        batch = self._batch
-        index = self._index
-        if not self._is_history:
-            count = len(batch)
-            while index < count:
-                event = batch[index]
-                index += 1
-                if event._event == "message":
-                    self._index = index
-                    try:
-                        message: Message = _decode(event._data_bytes)
-                    except _DECODE_ERRORS as exc:
-                        self._invalid(event, exc)
-                        return await self.__anext__()
-                    self._last = event
-                    return message
-        elif index < len(batch):
-            self._index = index + 1
-            message = self._last = batch[index]
-            return message
         while True:
+            batch = self._batch
+            index = self._index
+            if not self._is_history:
+                count = len(batch)
+                while index < count:
+                    event = batch[index]
+                    index += 1
+                    if event._event == "message":
+                        try:
+                            message: Message = _decode(event._data_bytes)
+                        except _DECODE_ERRORS as exc:
+                            self._index = index
+                            self._invalid(event, exc)  # raises, or logs and skips
+                            continue
+                        self._index = index
+                        self._last = event
+                        return message
+                self._index = index
+            elif index < len(batch):
+                self._index = index + 1
+                message = self._last = batch[index]
+                return message
             item = await self._next_item()
             if type(item) is list:
                 self._batch, self._index, self._is_history = item, 0, False
@@ -108,7 +110,6 @@ class MessageStream(_StreamCore):
                 self._batch, self._index, self._is_history = item.items, 0, True
             elif isinstance(item, _Failure):
                 raise item.error
-            return await self.__anext__()
 
     def _invalid(self, event: Any, exc: BaseException) -> None:
         excerpt = event.data[:_EXCERPT]

@@ -161,3 +161,14 @@ async def test_conversation_ids_are_one_path_segment(
         assert await collect(stream, 1) == [sent]
     path = next(r.path for r in server.requests if r.path.endswith("/stream"))
     assert path == "/v1/conversations/..%2Fadmin%2F%20x%3Fy%23z/stream"
+
+
+async def test_thousands_of_invalid_messages_in_a_row_are_skipped(
+    server: ConciergeServer, token: str, fast: dict[str, Any]
+) -> None:
+    async with open_message_stream(CONVERSATION, token=token, on_invalid="skip", **fast) as stream:
+        await subscribed(server)
+        junk = b"".join(b"id: junk%d\nevent: message\ndata: {}\n\n" % i for i in range(3000))
+        await server.send_raw(CONVERSATION, junk)
+        good = await server.publish(CONVERSATION, "usr_bob", "survived")
+        assert await collect(stream, 1) == [good]
