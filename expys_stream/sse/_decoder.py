@@ -291,59 +291,84 @@ class SSEDecoder:
         # exactly what the general rules give. ``fast`` is False when the
         # chunk holds a NUL, which changes the meaning of an id line.
         #
-        # Any other window goes back on the iterator; its first line, and
-        # every line after it up to the next blank line, go through _line
-        # (the general rules), which brings the loop back to a boundary.
+        # Any other window goes to _realign, which applies the general rules
+        # line by line (trying the shape again at each boundary) until it is
+        # back at a boundary with no line in hand; the zip loop then goes on
+        # pulling from the same iterator. Every line is handled once.
         if not lines:
             return
+        it: Iterator[bytes] = chain(lines, _END)
+        if not fast:
+            for line in it:
+                if line == _EOL:
+                    return
+                self._line(line, events)
+            return
         append = events.append
-        line_rules = self._line
         types = self._line_types
         startswith = _startswith
-        it: Iterator[bytes] = chain(lines, _END)
-        in_event = self._data or self._type is not None or self._event_retry is not None
-        if in_event and not self._finish_event(it, events):
-            return
+        window: list[bytes] = []
         fast_id: bytes | None = None
-        while True:
-            if fast:
-                for a, b, c, d in zip(it, it, it, it, strict=False):
-                    if d == b"" and startswith(c, b"data: ") and startswith(a, b"id: "):
-                        etype = "message" if b == b"event: message" else types.get(b)
-                        if etype is not None:
-                            event = _new_event(ServerSentEvent)
-                            event._data_bytes = c[6:]
-                            event._event = etype
-                            event._id_line = fast_id = a
-                            event._retry = None
-                            append(event)
-                            continue
-                    break
-                else:
-                    break  # only end markers were left
-                it = chain((b, c, d), it)
-            else:
-                a = next(it)
-            if a == _EOL:
+        while self._realign(window, it, events):
+            for a, b, c, d in zip(it, it, it, it, strict=False):
+                if d == b"" and startswith(c, b"data: ") and startswith(a, b"id: "):
+                    etype = "message" if b == b"event: message" else types.get(b)
+                    if etype is not None:
+                        event = _new_event(ServerSentEvent)
+                        event._data_bytes = c[6:]
+                        event._event = etype
+                        event._id_line = fast_id = a
+                        event._retry = None
+                        append(event)
+                        continue
+                window = [a, b, c, d]
                 break
+            else:
+                window = []  # only end markers were left (zip dropped them)
             if fast_id is not None:
                 self._id_line = self._last_id_line = fast_id
                 fast_id = None
-            line_rules(a, events)
-            if a and not self._finish_event(it, events):
+            if not window:
                 return
-        if fast_id is not None:
-            self._id_line = self._last_id_line = fast_id
 
-    def _finish_event(self, it: Iterator[bytes], events: list[ServerSentEvent]) -> bool:
-        # Applies the general rules up to and including the next blank line;
-        # False when the lines ran out (the end marker came) first.
-        line_rules = self._line
-        for line in it:
+    def _realign(
+        self, window: list[bytes], it: Iterator[bytes], events: list[ServerSentEvent]
+    ) -> bool:
+        # Applies the general rules to the lines in ``window`` and then to
+        # lines from ``it``, until no line is in hand and no event is in
+        # progress. At each boundary with four lines available it first
+        # tries the fast shape. False when the end marker came first.
+        pending = window
+        while True:
+            boundary = not self._data and self._type is None and self._event_retry is None
+            if boundary:
+                if not pending:
+                    return True
+                while len(pending) < 4 and pending[-1] != _EOL:
+                    pending.append(next(it))
+                if len(pending) >= 4 and self._shortcut(pending, events):
+                    del pending[:4]
+                    continue
+            elif not pending:
+                pending.append(next(it))
+            line = pending.pop(0)
             if line == _EOL:
                 return False
-            line_rules(line, events)
-            if not line:
+            self._line(line, events)
+
+    def _shortcut(self, lines: list[bytes], events: list[ServerSentEvent]) -> bool:
+        # The fast shape of _process for the first four of ``lines`` (used
+        # while realigning; the hot loop has its own inline copy).
+        a, b, c, d = lines[:4]
+        if d == b"" and c.startswith(b"data: ") and a.startswith(b"id: "):
+            etype = "message" if b == b"event: message" else self._line_types.get(b)
+            if etype is not None:
+                event = _new_event(ServerSentEvent)
+                event._data_bytes = c[6:]
+                event._event = etype
+                event._id_line = self._id_line = self._last_id_line = a
+                event._retry = None
+                events.append(event)
                 return True
         return False
 
