@@ -1,0 +1,300 @@
+"""The concierge server: its lifecycle and its public API.
+
+One task accepts connections and gives each its own task (see
+``_service.py`` for what a connection's task does). All of them live in one
+task group, so leaving the server's ``async with`` cancels them and closes
+every socket before it returns. The state lives in three plain objects,
+touched only from the server's event loop: the :class:`Store`
+(conversations, tokens, messages), the :class:`Hub` (open streams) and the
+:class:`Faults`.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+
+from expys_stream._models import Message
+from expys_stream.sse import encode_event
+
+from ._faults import Faults
+from ._hub import Hub
+from ._service import RecordedRequest, Service
+from ._store import Store
+
+__all__ = ["ConciergeServer", "RecordedRequest", "serve_concierge"]
+
+logger = logging.getLogger("expys_stream.testing")
+
+
+class ConciergeServer:
+    """The embedded concierge: a real HTTP/1.1 server for PROTOCOL.md.
+
+    Create it with :func:`serve_concierge` and use it as an async context
+    manager; it listens from ``__aenter__`` on, and leaving the block closes
+    every connection (open streams included) before it returns. Its
+    methods must be called from the event loop that runs it (use
+    :class:`ConciergeThread` from other threads).
+
+    Attributes:
+        faults: the :class:`Faults` to inject into the next request(s).
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        host: str = "127.0.0.1",
+        keepalive_interval: float = 15.0,
+        retry_ms: int = 1500,
+        max_queued_events: int = 10_000,
+        path_prefix: str = "",
+    ) -> None:
+        if not keepalive_interval > 0:
+            raise ValueError("keepalive_interval must be > 0")
+        if type(retry_ms) is not int or retry_ms < 0:
+            raise ValueError("retry_ms must be an int >= 0")
+        if type(max_queued_events) is not int or max_queued_events < 1:
+            raise ValueError("max_queued_events must be an int >= 1")
+        if path_prefix and (not path_prefix.startswith("/") or path_prefix.endswith("/")):
+            raise ValueError("path_prefix must start with '/' and not end with '/'")
+        self._host = host
+        self._port = port
+        self._prefix = path_prefix
+        self._store = Store()
+        self.faults = Faults()
+        self._hub = Hub()
+        self._service = Service(
+            self._store,
+            self.faults,
+            self._hub,
+            keepalive=float(keepalive_interval),
+            retry_ms=retry_ms,
+            max_queued=max_queued_events,
+            prefix=path_prefix,
+        )
+        self._started = False
+        self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._bound_port = 0
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def __aenter__(self) -> ConciergeServer:
+        if self._started:
+            raise RuntimeError("a ConciergeServer can be started only once")
+        listener = await anyio.create_tcp_listener(local_host=self._host, local_port=self._port)
+        self._started = True
+        self._bound_port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        self._listener = listener
+        self._hub.start()
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        for one in listener.listeners:
+            self._task_group.start_soon(self._accept_loop, one)
+        logger.debug("concierge listening on %s", self.base_url)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._task_group is not None
+        assert self._listener is not None
+        self._task_group.cancel_scope.cancel()
+        try:
+            # Not given the body's exception: a task group would wrap it in an
+            # exception group, and the caller should see their own exception.
+            await self._task_group.__aexit__(None, None, None)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._listener.aclose()
+
+    # -- the public API ------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT`` plus the path prefix; no trailing slash."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._bound_port}{self._prefix}"
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        return self._bound_port
+
+    def add_conversation(self, conversation_id: str) -> str:
+        """Create a conversation (if it does not exist yet) and return its id."""
+        return self._store.add_conversation(conversation_id)
+
+    def add_user(self, user_id: str) -> str:
+        """Create a user (if it does not exist yet), member of nothing; return its id."""
+        return self._store.add_user(user_id)
+
+    def add_member(self, conversation_id: str, user_id: str) -> str:
+        """Make ``user_id`` (created if needed) a member; return a fresh token for it."""
+        self._store.add_member(conversation_id, user_id)
+        return self._store.issue_token(user_id)
+
+    def remove_member(self, conversation_id: str, user_id: str) -> None:
+        """Take a membership away; the user's tokens then get 403 there."""
+        self._store.remove_member(conversation_id, user_id)
+
+    def issue_token(self, user_id: str, ttl: float | None = None) -> str:
+        """Another token for an existing user, expiring after ``ttl`` seconds if given."""
+        return self._store.issue_token(user_id, ttl)
+
+    def expire_token(self, token: str) -> None:
+        """From now on, requests with ``token`` get 401."""
+        self._store.expire_token(token)
+
+    def messages(self, conversation_id: str) -> list[Message]:
+        """Every stored message of the conversation, oldest first."""
+        return [stored.message for stored in self._store.conversation(conversation_id).messages]
+
+    async def publish(self, conversation_id: str, author_id: str, body: str | None) -> Message:
+        """Store a message from ``author_id`` and fan it out to the open streams."""
+        stored = self._store.append(conversation_id, author_id, body)
+        self._hub.fan_out(conversation_id, stored.seq, stored.event)
+        await anyio.lowlevel.checkpoint()
+        return stored.message
+
+    async def publish_event(
+        self,
+        conversation_id: str,
+        event: str,
+        data: str,
+        *,
+        id: str | None = None,  # noqa: A002 - the SSE field is called id
+    ) -> None:
+        """Send a non-message SSE event (``typing``, ``read``, ...) to the open streams.
+
+        Nothing is stored: only the conversation's current subscribers get it.
+        """
+        self._store.conversation(conversation_id)
+        self._hub.fan_out(conversation_id, 0, encode_event(data, event=event, id=id))
+        await anyio.lowlevel.checkpoint()
+
+    async def send_raw(self, conversation_id: str, data: bytes) -> None:
+        """Write ``data`` verbatim (one chunk) to every current subscriber."""
+        self._store.conversation(conversation_id)
+        self._hub.fan_out(conversation_id, 0, bytes(data))
+        await anyio.lowlevel.checkpoint()
+
+    @property
+    def open_streams(self) -> int:
+        """How many stream responses are open right now."""
+        return self._hub.open
+
+    def stream_count(self, conversation_id: str | None = None) -> int:
+        """Open streams, in one conversation or (None) in all."""
+        return self._hub.count(conversation_id)
+
+    async def wait_for_streams(self, n: int, conversation_id: str | None = None) -> None:
+        """Return once at least ``n`` streams are open (in ``conversation_id``).
+
+        A stream counts from the moment it is subscribed, so a message
+        published after this returns reaches it. Bound the wait with
+        ``anyio.fail_after``.
+        """
+        await self._hub.wait_until_count(n, conversation_id, exact=False)
+
+    async def wait_for_stream_count(self, n: int, conversation_id: str | None = None) -> None:
+        """Return once exactly ``n`` streams are open (in ``conversation_id``).
+
+        E.g. ``wait_for_stream_count(0)`` after clients went away: a stream
+        stops counting once its connection is closed and it has left the
+        fan-out.
+        """
+        await self._hub.wait_until_count(n, conversation_id, exact=True)
+
+    async def drop_streams(self, conversation_id: str | None = None) -> None:
+        """Abort every open stream (of one conversation) now: no chunked terminator.
+
+        Returns when those connections are closed.
+        """
+        victims = self._hub.current(conversation_id)
+        for subscriber in victims:
+            subscriber.abort("dropped")
+        await self._hub.wait_gone(victims)
+
+    async def end_streams(self, conversation_id: str | None = None) -> None:
+        """End every open stream (of one conversation) cleanly, as a deploy would.
+
+        Each stream finishes the event it is writing, sends the chunked
+        terminator and closes (a stalled stream once its stall is over);
+        returns when they are closed.
+        """
+        victims = self._hub.current(conversation_id)
+        for subscriber in victims:
+            subscriber.finish()
+        await self._hub.wait_gone(victims)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, in arrival order (a copy)."""
+        return list(self._service.requests)
+
+    # -- connections ---------------------------------------------------------------------
+
+    async def _accept_loop(self, listener: anyio.abc.Listener[anyio.abc.SocketStream]) -> None:
+        assert self._task_group is not None
+        assert isinstance(listener, anyio.abc.SocketListener)
+        while True:
+            try:
+                stream = await listener.accept()
+            except anyio.ClosedResourceError:
+                return
+            except (anyio.BrokenResourceError, OSError) as exc:
+                # Out of file descriptors, most likely: wait and try again.
+                logger.warning("concierge: accept failed: %r", exc)
+                await anyio.sleep(0.05)
+                continue
+            self._task_group.start_soon(self._service.serve_connection, stream)
+
+
+def serve_concierge(
+    port: int = 0,
+    *,
+    host: str = "127.0.0.1",
+    keepalive_interval: float = 15.0,
+    retry_ms: int = 1500,
+    max_queued_events: int = 10_000,
+    path_prefix: str = "",
+) -> ConciergeServer:
+    """The embedded concierge server, to use as ``async with serve_concierge() as server``.
+
+    Args:
+        port: the TCP port; 0 picks a free one (see ``server.base_url``).
+        host: the address to listen on.
+        keepalive_interval: seconds of idleness after which a stream gets
+            a ``: keepalive`` comment.
+        retry_ms: the ``retry`` value that opens every stream.
+        max_queued_events: how many events one stream may have waiting
+            before the server gives up on that (too slow) client and
+            disconnects it.
+        path_prefix: serve under this path (e.g. ``"/prefix"``), to test
+            base URLs that carry one; ``base_url`` includes it.
+
+    Works on asyncio and trio. Leaving the block closes the listener and
+    every connection, streams included, before it returns.
+    """
+    return ConciergeServer(
+        port,
+        host=host,
+        keepalive_interval=keepalive_interval,
+        retry_ms=retry_ms,
+        max_queued_events=max_queued_events,
+        path_prefix=path_prefix,
+    )
+
+
+for _public in (ConciergeServer, serve_concierge):
+    _public.__module__ = "expys_stream.testing"
+del _public
