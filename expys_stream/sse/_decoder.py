@@ -282,7 +282,8 @@ class SSEDecoder:
         # The hot loop over complete lines.
         #
         # Chat streams repeat one shape, "id: X" / "event: T" / "data: D" /
-        # "", so at an event boundary lines are taken four at a time (zip
+        # "" (or with the event line first), so at an event boundary lines
+        # are taken four at a time (zip
         # over one shared iterator pulls them in C) and a window of exactly
         # that shape becomes an event in a handful of operations: a blank
         # fourth line, single-space "id: " and "data: " prefixes, and an
@@ -311,13 +312,20 @@ class SSEDecoder:
         fast_id: bytes | None = None
         while self._realign(window, it, events):
             for a, b, c, d in zip(it, it, it, it, strict=False):
-                if d == b"" and startswith(c, b"data: ") and startswith(a, b"id: "):
-                    etype = "message" if b == b"event: message" else types.get(b)
+                if d == b"" and startswith(c, b"data: "):
+                    if startswith(a, b"id: "):  # id, event, data
+                        etype = "message" if b == b"event: message" else types.get(b)
+                        id_line = a
+                    elif startswith(b, b"id: "):  # event, id, data
+                        etype = "message" if a == b"event: message" else types.get(a)
+                        id_line = b
+                    else:
+                        etype = None
                     if etype is not None:
                         event = _new_event(ServerSentEvent)
                         event._data_bytes = c[6:]
                         event._event = etype
-                        event._id_line = fast_id = a
+                        event._id_line = fast_id = id_line
                         event._retry = None
                         append(event)
                         continue
@@ -360,17 +368,24 @@ class SSEDecoder:
         # The fast shape of _process for the first four of ``lines`` (used
         # while realigning; the hot loop has its own inline copy).
         a, b, c, d = lines[:4]
-        if d == b"" and c.startswith(b"data: ") and a.startswith(b"id: "):
-            etype = "message" if b == b"event: message" else self._line_types.get(b)
-            if etype is not None:
-                event = _new_event(ServerSentEvent)
-                event._data_bytes = c[6:]
-                event._event = etype
-                event._id_line = self._id_line = self._last_id_line = a
-                event._retry = None
-                events.append(event)
-                return True
-        return False
+        if d != b"" or not c.startswith(b"data: "):
+            return False
+        if a.startswith(b"id: "):
+            id_line, type_line = a, b
+        elif b.startswith(b"id: "):
+            id_line, type_line = b, a
+        else:
+            return False
+        etype = self._line_types.get(type_line)
+        if etype is None:
+            return False
+        event = _new_event(ServerSentEvent)
+        event._data_bytes = c[6:]
+        event._event = etype
+        event._id_line = self._id_line = self._last_id_line = id_line
+        event._retry = None
+        events.append(event)
+        return True
 
     def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
         # The standard's rules for one complete line, applied to the state

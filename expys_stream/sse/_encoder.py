@@ -50,16 +50,18 @@ def encode_event(
     else:
         raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
     out: list[str] = []
-    if event is not None:
-        _check_str("event", event)
-        if "\r" in event or "\n" in event:
-            raise ValueError("event must not contain CR or LF")
-        out.append(f"event: {event}\n")
+    # id, event, retry, data: the order of PROTOCOL.md's example (SSE gives
+    # the order no meaning; decoders have a fast path for this one).
     if id is not None:
         _check_str("id", id)
         if "\r" in id or "\n" in id or "\0" in id:
             raise ValueError("id must not contain CR, LF or NUL")
         out.append(f"id: {id}\n" if id else "id\n")
+    if event is not None:
+        _check_str("event", event)
+        if "\r" in event or "\n" in event:
+            raise ValueError("event must not contain CR or LF")
+        out.append(f"event: {event}\n")
     if retry is not None:
         if type(retry) is not int:
             raise TypeError("retry must be an int")
