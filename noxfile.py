@@ -39,7 +39,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """Type-check the package with mypy --strict."""
-    session.install("-e", ".", "mypy>=1.10")
+    session.install("-e", ".[test]", "mypy>=1.10")
     session.run("mypy", "--strict", "expys_stream")
 
 
