@@ -403,7 +403,7 @@ class Clock:
 
 
 def time_jobs(jobs: list[Job], repeat: int, clock: Clock) -> list[list[float]]:
-    """Time each job ``repeat`` times, round-robin, with a GC before each run.
+    """Time each job ``repeat`` times, round-robin, with a GC (and freeze) before each run.
 
     Round-robin, so that a slow spell of the machine hits every contender
     alike and the ratios stay meaningful.
@@ -412,6 +412,11 @@ def time_jobs(jobs: list[Job], repeat: int, clock: Clock) -> list[list[float]]:
     for _ in range(repeat):
         for job, job_times in zip(jobs, times, strict=True):
             gc.collect()
+            # The harness's own objects (the corpus records) go to the
+            # permanent generation, so that the collections a contender's
+            # allocations trigger do not walk them: each contender pays for
+            # its own garbage only.
+            gc.freeze()
             cpu = time.process_time()
             start = time.perf_counter()
             n, last = job.contender.run(job.chunks)
