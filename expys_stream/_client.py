@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import anyio
 import msgspec
 
-from ._backoff import Backoff, parse_retry_after
+from ._backoff import parse_retry_after
 from ._errors import (
     AuthenticationError,
     ConversationNotFoundError,
@@ -32,13 +32,13 @@ from ._errors import (
 )
 from ._event_stream import (
     DEFAULT_USER_AGENT,
-    StreamOptions,
     TokenSource,
+    configure,
     resolve_token,
 )
 from ._message_stream import MessageStream
 from ._models import Message, MessagePage, message_decoder, page_decoder
-from ._transport import Response, Transport, status_error
+from ._transport import Response, status_error
 from .sse import DEFAULT_MAX_EVENT_SIZE
 
 __all__ = ["ENVIRONMENTS", "Client", "open_message_stream", "resolve_base_url"]
@@ -145,20 +145,19 @@ class Client:
             raise ValueError("request_retries must be an int >= 0")
         self._token = token
         self._base_url = resolve_base_url(base_url, environment)
-        self._options = StreamOptions(
+        self._options, self._transport = configure(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            backoff=Backoff(base=backoff_base, cap=backoff_cap, reset_after=reset_after),
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            reset_after=reset_after,
             max_retries=max_retries,
             max_event_size=max_event_size,
-        )
-        self._request_retries = request_retries
-        self._transport = Transport(
             pool=pool,
             ssl_context=ssl_context,
-            connect_timeout=connect_timeout,
             user_agent=user_agent,
         )
+        self._request_retries = request_retries
         self._closed = False
 
     @property

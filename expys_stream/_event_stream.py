@@ -53,6 +53,7 @@ __all__ = [
     "EventStream",
     "StreamOptions",
     "TokenSource",
+    "configure",
     "open_event_stream",
     "resolve_token",
 ]
@@ -531,6 +532,37 @@ class EventStream(_StreamCore):
             # A _Prelude never reaches a plain event stream.
 
 
+def configure(
+    *,
+    connect_timeout: float | None,
+    read_timeout: float | None,
+    backoff_base: float,
+    backoff_cap: float,
+    reset_after: float,
+    max_retries: int | None,
+    max_event_size: int,
+    pool: Any,
+    ssl_context: Any,
+    user_agent: str,
+) -> tuple[StreamOptions, Transport]:
+    """The validated options and the transport for the public keyword arguments.
+
+    Shared by :func:`open_event_stream` and ``Client``, so that both accept
+    and check the same arguments the same way.
+    """
+    options = StreamOptions(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        backoff=Backoff(base=backoff_base, cap=backoff_cap, reset_after=reset_after),
+        max_retries=max_retries,
+        max_event_size=max_event_size,
+    )
+    transport = Transport(
+        pool=pool, ssl_context=ssl_context, connect_timeout=connect_timeout, user_agent=user_agent
+    )
+    return options, transport
+
+
 def open_event_stream(
     url: str,
     *,
@@ -579,17 +611,16 @@ def open_event_stream(
         ValueError: an argument is invalid (checked before any I/O).
     """
     _check_url(url)
-    options = StreamOptions(
+    options, transport = configure(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        backoff=Backoff(base=backoff_base, cap=backoff_cap, reset_after=reset_after),
+        backoff_base=backoff_base,
+        backoff_cap=backoff_cap,
+        reset_after=reset_after,
         max_retries=max_retries,
         max_event_size=max_event_size,
-    )
-    transport = Transport(
         pool=pool,
         ssl_context=ssl_context,
-        connect_timeout=connect_timeout,
         user_agent=user_agent,
     )
     return EventStream(
