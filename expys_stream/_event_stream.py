@@ -47,6 +47,7 @@ from ._errors import (
 )
 from ._transport import Response, StreamBody, Transport, status_error
 from .sse import DEFAULT_MAX_EVENT_SIZE, EventTooLarge, ServerSentEvent, SSEDecoder
+from .sse._event import _id_key, _id_line
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -307,7 +308,7 @@ class _StreamCore:
             if resume is not None:
                 self._resume_id = resume
             if items:
-                self._remember([b"id: " + str(item.id).encode() for item in items])
+                self._remember([_id_line(str(item.id)) for item in items])
                 await send.send(_Prelude(items))
         attempt = 0  # consecutive failed attempts
         auth_retry_spent = False
@@ -358,7 +359,7 @@ class _StreamCore:
 
     def _seen_ids(self) -> set[bytes] | None:
         seen = {line for lines in self._recent for line in lines}
-        seen.discard(b"id: ")  # an event without an id cannot be matched
+        seen.discard(_id_line(""))  # an event without an id cannot be matched
         return seen or None
 
     @property
@@ -424,7 +425,9 @@ class _StreamCore:
                     if self._filter_replays:
                         if seen:
                             events, seen = _drop_replayed(events, seen)
-                        self._remember([e._id_line for e in events if e._event == "message"])
+                        self._remember(
+                            [_id_key(e._id_line) for e in events if e._event == "message"]
+                        )
                     await send.send(events)
         finally:
             self._resume_id = decoder.last_event_id
@@ -452,7 +455,7 @@ def _drop_replayed(
     """
     for index, event in enumerate(events):
         if event._event == "message":
-            if event._id_line not in seen:
+            if _id_key(event._id_line) not in seen:
                 kept = [e for e in events[:index] if e._event != "message"]
                 return kept + events[index:], None
             logger.debug("skipping replayed message %r", event.id)

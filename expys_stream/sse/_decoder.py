@@ -12,9 +12,11 @@ How it follows the WHATWG HTML standard ("Server-sent events", section
   ``errors="replace"``: the same text that decoding the whole stream first
   would give. ``data`` stays as bytes until someone asks for text.
 * One BOM at the very start of the stream is dropped, and only there.
-* A line ends at CRLF, LF or CR. ``bytes.splitlines`` splits on exactly these
-  three, in C; a CR that ends one chunk makes a LF that starts the next part
-  of the same line end.
+* A line ends at CRLF, LF or CR. A chunk whose line ends are all LF, or all
+  CRLF, is split at its LFs by ``BytesIO.readlines`` (memchr, in C); any
+  other mix goes through ``bytes.splitlines``, which knows all three. A CR
+  that ends one chunk makes a LF that starts the next part of the same line
+  end.
 * Blank line: dispatch. ``:`` first: a comment. Otherwise ``name:value`` with
   one leading space of the value removed, or a whole line naming a field
   with an empty value. Unknown fields are ignored.
@@ -32,11 +34,14 @@ or an event whose data grows past it, raises :class:`EventTooLarge`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from itertools import chain
+from collections.abc import Iterable
+from io import BytesIO
+from itertools import compress, count, repeat
+from operator import itemgetter, ne
+from typing import cast
 
 from ._errors import EventTooLarge
-from ._event import ServerSentEvent
+from ._event import ServerSentEvent, _id_line, _id_text
 
 __all__ = ["DEFAULT_MAX_EVENT_SIZE", "MAX_RETRY", "SSEDecoder"]
 
@@ -49,7 +54,6 @@ MAX_RETRY = 2**63 - 1
 
 _BOM = b"\xef\xbb\xbf"
 _new_event = ServerSentEvent.__new__
-_startswith = bytes.startswith
 # Event types repeat (usually "message"), so the text of each whole
 # "event: ..." line is cached; the cache is bounded so that a hostile stream
 # of unique types cannot grow it.
@@ -58,11 +62,13 @@ _TYPE_CACHE_SIZE = 256
 # the next chunk starts on an event boundary, where the fast path works) while
 # there are at most this many of them.
 _HOLD_LINES = 8
-# Marks the end of a chunk's lines for the loops in _process (three of them,
-# so that zip over four never drops the last real lines of a chunk). A line
-# from splitlines never holds LF, so no real line equals it.
-_EOL = b"\n"
-_END = (_EOL, _EOL, _EOL)
+# Chat-shaped windows of four lines that _bulk takes in one step: bounds the
+# lists it slices, so that a stream mixing shapes costs no more than linear
+# time.
+_RUN = 64
+_data_value = itemgetter(slice(6, -1))  # b"data: VALUE\n" -> b"VALUE"
+_data_value_crlf = itemgetter(slice(6, -2))  # b"data: VALUE\r\n" -> b"VALUE"
+_before_lf = itemgetter(-2)
 
 
 class SSEDecoder:
@@ -124,7 +130,7 @@ class SSEDecoder:
         self._failed: str | None = None
         self._tail: list[bytes] = []  # fragments of the unfinished line
         self._tail_size = 0
-        self._held: list[bytes] = []  # complete lines of an unfinished event
+        self._held = b""  # complete lines of an unfinished event, each with its LF
         self._carried_nul = False  # the tail or the held lines hold a NUL
         # The unfinished event: its data lines, their joined size, its type
         # (None means "message") and a retry set inside its block.
@@ -132,11 +138,15 @@ class SSEDecoder:
         self._data_size = 0
         self._type: str | None = None
         self._event_retry: int | None = None
-        # IDs are kept as raw "id: VALUE" lines and decoded on demand.
-        self._id_line = self._last_id_line = b"id: " + last_event_id.encode("utf-8")
+        # IDs are kept as raw b"id: VALUE\n" lines and decoded on demand.
+        self._id_line = self._last_id_line = _id_line(last_event_id)
         self._retry: int | None = None
         # Whole "event" lines already seen, mapped to their type.
-        self._line_types: dict[bytes, str] = {b"event: message": "message"}
+        self._line_types: dict[bytes, str] = {
+            b"event: message": "message",
+            b"event: message\n": "message",
+            b"event: message\r\n": "message",
+        }
 
     @property
     def last_event_id(self) -> str:
@@ -147,7 +157,7 @@ class SSEDecoder:
         count, so a connection that drops in the middle of an event resumes
         before that event, not after it.
         """
-        return self._last_id_line[4:].decode("utf-8", "replace")
+        return _id_text(self._last_id_line)
 
     @property
     def retry(self) -> int | None:
@@ -191,67 +201,98 @@ class SSEDecoder:
                 if not data:
                     return []
 
-        lines = data.splitlines()
-        last = data[-1]
-        if last == 10 or last == 13:
-            self._pending_cr = last == 13
-            tail = b""
-        else:
-            tail = lines.pop()  # the unfinished last line
-
         limit = self._max
+        if data[-1] == 13:
+            # A CR at the very end ends its line; an LF that starts the next
+            # chunk belongs to it. Written as CRLF, the chunk can take the
+            # CRLF path below.
+            self._pending_cr = True
+            data += b"\n"
         # NUL changes what an id line means, so the fast path is off for a
         # chunk that holds one, or that continues lines that held one.
         nul = self._carried_nul or b"\0" in data
-        joined = self._tail_size
-        if self._tail:
-            if not lines:  # still inside the same line
-                self._tail.append(tail)
-                self._tail_size += len(tail)
-                self._carried_nul = nul
-                if self._tail_size > limit:
-                    self._fail_line([])
-                return []
-            self._tail.append(lines[0])
-            lines[0] = b"".join(self._tail)
+        if b"\n" not in data and b"\r" not in data:  # still inside the same line
+            self._tail.append(data)
+            self._tail_size += len(data)
+            self._carried_nul = nul
+            if self._tail_size > limit:
+                self._fail_line([])
+            return []
+        if self._held or self._tail:
+            data = b"".join([self._held, *self._tail, data])
+            self._held = b""
             self._tail = []
             self._tail_size = 0
-        if self._held:
-            lines[0:0] = self._held
-            self._held = []
+        # BytesIO finds LFs with memchr: the cheapest split there is. Every
+        # line keeps its line end; the last one is unfinished unless the
+        # chunk ends with LF.
+        lines = BytesIO(data).readlines()
+        tail = b"" if data[-1] == 10 else lines.pop()
+        eol = b"\n"
+        if b"\r" in data:
+            # CRLF throughout (each complete line has a CR before its LF,
+            # and there is no other CR) keeps the fast path; any other mix
+            # of line ends takes the general one.
+            try:
+                crlf = list(map(_before_lf, lines)).count(13) == len(lines) == data.count(b"\r")
+            except IndexError:  # a line that is a bare LF
+                crlf = False
+            if not crlf:
+                return self._feed_mixed(data, nul)
+            eol = b"\r\n"
 
         events: list[ServerSentEvent] = []
-        if lines:
-            if len(data) + joined > limit:
-                # Only a chunk (plus the fragment it completes) longer than
-                # the limit can hold a line that breaks it: check lines then.
-                for index, line in enumerate(lines):
-                    if len(line) > limit:
-                        self._process(lines[:index], events, not nul)
-                        self._fail_line(events)
-            # Hold back the complete lines of the unfinished event (usually
-            # one or two), unless there are many, they are large, or they
-            # set the retry time (which takes effect at once).
-            end = len(lines)
-            while end and lines[end - 1]:
-                end -= 1
+        if len(data) > limit:
+            # Only a chunk longer than the limit can hold a line that breaks
+            # it: check its lines then.
+            for index, line in enumerate(lines):
+                if len(line) - len(eol) > limit:
+                    self._process(lines[:index], events, not nul, eol)
+                    self._fail_line(events)
+        # Hold back the complete lines of the unfinished event (usually one
+        # or two), so that the next chunk starts at an event boundary where
+        # the fast path works, unless there are many, they are large, or
+        # they set the retry time (which takes effect at once).
+        end = len(lines)
+        while end and lines[end - 1] != eol:
+            end -= 1
+        if end < len(lines):
             held = lines[end:]
             if (
-                held
-                and len(held) <= _HOLD_LINES
+                len(held) <= _HOLD_LINES
                 and sum(map(len, held)) + len(tail) <= limit
                 and not any(line.startswith(b"retry") for line in held)
             ):
-                self._held = held
+                self._held = b"".join(held)
                 del lines[end:]
-            self._process(lines, events, not nul)
+        self._process(lines, events, not nul, eol)
+        self._keep_tail(tail, events)
+        self._carried_nul = nul and bool(self._tail or self._held)
+        return events
+
+    def _feed_mixed(self, data: bytes, nul: bool) -> list[ServerSentEvent]:
+        # A chunk whose lines do not all end alike: splitlines knows all
+        # three line ends. Rare in practice, so no fast path and nothing
+        # held back; these lines come without their line ends. A CR at the
+        # very end was made CRLF by feed.
+        lines = data.splitlines()
+        tail = b"" if data[-1] == 10 else lines.pop()
+        events: list[ServerSentEvent] = []
+        limit = self._max
+        for line in lines:
+            if len(line) > limit:
+                self._fail_line(events)
+            self._line(line, events)
+        self._keep_tail(tail, events)
+        self._carried_nul = nul and bool(self._tail)
+        return events
+
+    def _keep_tail(self, tail: bytes, events: list[ServerSentEvent]) -> None:
         if tail:
-            if len(tail) > limit:
+            if len(tail) > self._max:
                 self._fail_line(events)
             self._tail = [tail]
             self._tail_size = len(tail)
-        self._carried_nul = nul and bool(self._tail or self._held)
-        return events
 
     def _strip_bom(self, data: bytes) -> bytes:
         # Settles the BOM question once at least three bytes (or a mismatch)
@@ -274,118 +315,107 @@ class SSEDecoder:
     def _fail(self, reason: str, events: list[ServerSentEvent]) -> None:
         self._failed = reason
         self._tail = []
-        self._held = []
+        self._held = b""
         self._data = []
         raise EventTooLarge(f"{reason} (max_event_size)", limit=self._max, events=events)
 
-    def _process(self, lines: list[bytes], events: list[ServerSentEvent], fast: bool) -> None:
-        # The hot loop over complete lines.
+    def _process(
+        self, lines: list[bytes], events: list[ServerSentEvent], fast: bool, eol: bytes
+    ) -> None:
+        # Applies the standard's rules to complete lines, each still ending
+        # with ``eol`` (LF or CRLF), in order. ``fast`` is False when the chunk holds a
+        # NUL, which changes what an id line means; then every line takes
+        # the general rules.
         #
         # Chat streams repeat one shape, "id: X" / "event: T" / "data: D" /
-        # "" (or with the event line first), so at an event boundary lines
-        # are taken four at a time (zip
-        # over one shared iterator pulls them in C) and a window of exactly
-        # that shape becomes an event in a handful of operations: a blank
-        # fourth line, single-space "id: " and "data: " prefixes, and an
-        # "event" line already seen (so its type is cached). At a boundary
-        # no event is in progress, and for such a window the shortcut gives
-        # exactly what the general rules give. ``fast`` is False when the
-        # chunk holds a NUL, which changes the meaning of an id line.
-        #
-        # Any other window goes to _realign, which applies the general rules
-        # line by line (trying the shape again at each boundary) until it is
-        # back at a boundary with no line in hand; the zip loop then goes on
-        # pulling from the same iterator. Every line is handled once.
-        if not lines:
-            return
-        it: Iterator[bytes] = chain(lines, _END)
+        # "" (or with the event line first). At an event boundary (no event
+        # in progress) _bulk takes as many windows of exactly that shape as
+        # follow, with list slicing and C-level checks over the columns
+        # rather than Python work per line. For such a window the shortcut
+        # gives exactly what the general rules give. Any other line goes
+        # through _line, one at a time, until the decoder is at a boundary
+        # again. Every line is handled once.
+        rule = self._line
+        cut = -len(eol)
         if not fast:
-            for line in it:
-                if line == _EOL:
-                    return
-                self._line(line, events)
+            for line in lines:
+                rule(line[:cut], events)
             return
-        append = events.append
-        types = self._line_types
-        startswith = _startswith
-        window: list[bytes] = []
-        fast_id: bytes | None = None
-        while self._realign(window, it, events):
-            for a, b, c, d in zip(it, it, it, it, strict=False):
-                if d == b"" and startswith(c, b"data: "):
-                    if startswith(a, b"id: "):  # id, event, data
-                        etype = "message" if b == b"event: message" else types.get(b)
-                        id_line = a
-                    elif startswith(b, b"id: "):  # event, id, data
-                        etype = "message" if a == b"event: message" else types.get(a)
-                        id_line = b
-                    else:
-                        etype = None
-                    if etype is not None:
-                        event = _new_event(ServerSentEvent)
-                        event._data_bytes = c[6:]
-                        event._event = etype
-                        event._id_line = fast_id = id_line
-                        event._retry = None
-                        append(event)
-                        continue
-                window = [a, b, c, d]
-                break
-            else:
-                window = []  # only end markers were left (zip dropped them)
-            if fast_id is not None:
-                self._id_line = self._last_id_line = fast_id
-                fast_id = None
-            if not window:
-                return
-
-    def _realign(
-        self, window: list[bytes], it: Iterator[bytes], events: list[ServerSentEvent]
-    ) -> bool:
-        # Applies the general rules to the lines in ``window`` and then to
-        # lines from ``it``, until no line is in hand and no event is in
-        # progress. At each boundary with four lines available it first
-        # tries the fast shape. False when the end marker came first.
-        pending = window
-        while True:
-            boundary = not self._data and self._type is None and self._event_retry is None
-            if boundary:
-                if not pending:
-                    return True
-                while len(pending) < 4 and pending[-1] != _EOL:
-                    pending.append(next(it))
-                if len(pending) >= 4 and self._shortcut(pending, events):
-                    del pending[:4]
+        n = len(lines)
+        pos = 0
+        while pos < n:
+            if not self._data and self._type is None and self._event_retry is None:
+                after = self._bulk(lines, pos, n, events, eol)
+                if after != pos:
+                    pos = after
                     continue
-            elif not pending:
-                pending.append(next(it))
-            line = pending.pop(0)
-            if line == _EOL:
-                return False
-            self._line(line, events)
+            rule(lines[pos][:cut], events)
+            pos += 1
 
-    def _shortcut(self, lines: list[bytes], events: list[ServerSentEvent]) -> bool:
-        # The fast shape of _process for the first four of ``lines`` (used
-        # while realigning; the hot loop has its own inline copy).
-        a, b, c, d = lines[:4]
-        if d != b"" or not c.startswith(b"data: "):
-            return False
-        if a.startswith(b"id: "):
-            id_line, type_line = a, b
-        elif b.startswith(b"id: "):
-            id_line, type_line = b, a
+    def _bulk(
+        self, lines: list[bytes], pos: int, n: int, events: list[ServerSentEvent], eol: bytes
+    ) -> int:
+        # The chat-shaped windows of four lines from ``pos`` (at a boundary),
+        # at most _RUN of them: makes their events and returns the index of
+        # the first line after them (``pos`` itself when the first window
+        # is not of that shape).
+        if pos + 4 > n or lines[pos + 3] != eol or not lines[pos + 2].startswith(b"data: "):
+            return pos
+        if lines[pos].startswith(b"id: "):
+            id_at, type_at = pos, pos + 1
+        elif lines[pos + 1].startswith(b"id: "):
+            id_at, type_at = pos + 1, pos
         else:
-            return False
-        etype = self._line_types.get(type_line)
-        if etype is None:
-            return False
-        event = _new_event(ServerSentEvent)
-        event._data_bytes = c[6:]
-        event._event = etype
-        event._id_line = self._id_line = self._last_id_line = id_line
-        event._retry = None
-        events.append(event)
-        return True
+            return pos
+        stop = pos + 4 * min(_RUN, (n - pos) // 4)
+        # Each window ends with a blank line; the run ends before the first
+        # window that does not (the first one does).
+        blanks = lines[pos + 3 : stop : 4]
+        if blanks.count(eol) != len(blanks):
+            stop = pos + 4 * next(compress(count(), map(ne, blanks, repeat(eol))))
+        datas = lines[pos + 2 : stop : 4]
+        ids = lines[id_at:stop:4]
+        type_lines = lines[type_at:stop:4]
+        k = len(datas)
+        # A line starts with "data: " exactly when it sorts between "data: "
+        # and "data:!" (the next byte after the space), so min and max check
+        # a whole column in C; likewise for "id: ".
+        if not (
+            min(datas) >= b"data: "
+            and max(datas) < b"data:!"
+            and min(ids) >= b"id: "
+            and max(ids) < b"id:!"
+        ):
+            k = 1  # the first window passed both tests
+            while datas[k].startswith(b"data: ") and ids[k].startswith(b"id: "):
+                k += 1
+            del type_lines[k:]
+        etypes: Iterable[str]
+        if type_lines.count(b"event: message" + eol) == k:
+            etypes = repeat("message", k)
+        else:
+            # Types seen before are cached by their whole line; the run
+            # ends before a type line the general rules have not seen.
+            known = list(map(self._line_types.get, type_lines))
+            if None in known:
+                k = known.index(None)
+                if not k:
+                    return pos
+                del known[k:]
+            etypes = cast("list[str]", known)
+        append = events.append
+        new = _new_event
+        cls = ServerSentEvent
+        value = _data_value if len(eol) == 1 else _data_value_crlf
+        for data, id_line, etype in zip(map(value, datas), ids, etypes, strict=False):
+            event = new(cls)
+            event._data_bytes = data
+            event._event = etype
+            event._id_line = id_line
+            event._retry = None
+            append(event)
+        self._id_line = self._last_id_line = ids[k - 1]
+        return pos + 4 * k
 
     def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
         # The standard's rules for one complete line, applied to the state
@@ -425,7 +455,7 @@ class SSEDecoder:
             self._type = self._type_name(line, value)
         elif name == b"id":
             if b"\0" not in value:
-                self._id_line = line if line.startswith(b"id: ") else b"id: " + value
+                self._id_line = b"id: " + value + b"\n"
         elif name == b"retry" and value.isdigit():
             self._event_retry = self._retry = _parse_retry(value)
 
@@ -435,7 +465,9 @@ class SSEDecoder:
             # An empty type means the default, as if there were no field.
             name = value.decode("utf-8", "replace") or "message"
             if len(self._line_types) < _TYPE_CACHE_SIZE:
-                self._line_types[line] = name
+                # Keyed also with its line end as _bulk sees it.
+                types = self._line_types
+                types[line] = types[line + b"\n"] = types[line + b"\r\n"] = name
         return name
 
 

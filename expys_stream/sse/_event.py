@@ -33,8 +33,9 @@ class ServerSentEvent:
 
     # The decoder builds instances without calling __init__ (see _decoder.py):
     # it sets these private slots directly, which keeps event creation cheap.
-    # ``_id_line`` is the raw ``id: VALUE`` line (always with that exact
-    # prefix), decoded only when ``id`` is read: most consumers never read it.
+    # ``_id_line`` is the raw ``id: VALUE`` line with its line end, LF or
+    # CRLF (always that exact prefix; see _id_line() and _id_key()), decoded
+    # only when ``id`` is read: most consumers never read it.
     # ``_data`` is left unset until ``data`` is first read.
     __slots__ = ("_data", "_data_bytes", "_event", "_id_line", "_retry")
 
@@ -59,7 +60,7 @@ class ServerSentEvent:
         self._event = event
         self._data = data
         self._data_bytes = data.encode("utf-8")
-        self._id_line = b"id: " + id.encode("utf-8")
+        self._id_line = _id_line(id)
         self._retry = retry
 
     @property
@@ -85,7 +86,7 @@ class ServerSentEvent:
     @property
     def id(self) -> str:
         """The last event ID at dispatch time."""
-        return self._id_line[4:].decode("utf-8", "replace")
+        return _id_text(self._id_line)
 
     @property
     def retry(self) -> int | None:
@@ -109,7 +110,7 @@ class ServerSentEvent:
             parts.append(f"event={self._event!r}")
         if self._data_bytes:
             parts.append(f"data={self.data!r}")
-        if len(self._id_line) > 4:
+        if len(self._id_line) > 5:
             parts.append(f"id={self.id!r}")
         if self._retry is not None:
             parts.append(f"retry={self._retry!r}")
@@ -123,9 +124,27 @@ def _rebuild(event: str, data_bytes: bytes, id: str, retry: int | None) -> Serve
     ev = ServerSentEvent.__new__(ServerSentEvent)
     ev._event = event
     ev._data_bytes = data_bytes
-    ev._id_line = b"id: " + id.encode("utf-8")
+    ev._id_line = _id_line(id)
     ev._retry = retry
     return ev
+
+
+def _id_line(id: str) -> bytes:  # noqa: A002
+    """The form in which events and decoders keep an ID: ``b"id: VALUE\\n"``.
+
+    The decoder also keeps the raw lines of a CRLF stream, ``b"id: VALUE\\r\\n"``.
+    """
+    return b"id: " + id.encode("utf-8") + b"\n"
+
+
+def _id_key(line: bytes) -> bytes:
+    """An ID line in the LF form, for comparing IDs without decoding them."""
+    return line[:-2] + b"\n" if line[-2] == 13 else line
+
+
+def _id_text(line: bytes) -> str:
+    """The ID an ID line holds."""
+    return line[4 : -2 if line[-2] == 13 else -1].decode("utf-8", "replace")
 
 
 ServerSentEvent.__module__ = "expys_stream.sse"
