@@ -219,3 +219,25 @@ def test_copy_and_deepcopy() -> None:
     event = decoded(b"id: 1\nevent: t\ndata: x\n\n")
     assert copy.copy(event) == event
     assert copy.deepcopy(event) == event
+
+
+def test_events_from_lf_and_crlf_streams_are_equal() -> None:
+    # The decoder keeps a CRLF stream's ID lines raw; that must not show.
+    lf = decoded(b"id: 1\nevent: t\ndata: x\n\n")
+    crlf = decoded(b"id: 1\r\nevent: t\r\ndata: x\r\n\r\n")
+    assert lf == crlf
+    assert hash(lf) == hash(crlf)
+    assert crlf.id == "1"
+    assert repr(crlf) == repr(lf) == "ServerSentEvent(event='t', data='x', id='1')"
+
+
+def test_id_key_is_the_same_for_lf_crlf_and_constructed_ids() -> None:
+    # The client skips replayed events by comparing these keys.
+    from expys_stream.sse._event import _id_key, _id_line
+
+    lf = decoded(b"id: msg_1\ndata: x\n\n")
+    crlf = decoded(b"id: msg_1\r\ndata: x\r\n\r\n")
+    general = decoded(b"id:msg_1\r\ndata: x\r\n\n")  # a mix: the general path
+    keys = {_id_key(e._id_line) for e in (lf, crlf, general)}
+    assert keys == {_id_line("msg_1")}
+    assert _id_key(decoded(b"id: msg_2\r\ndata: x\r\n\r\n")._id_line) != _id_line("msg_1")

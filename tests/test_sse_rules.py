@@ -376,6 +376,75 @@ RULES = [
         events=(ev("x", id="1"), ev("y", id="1")),
         last_id="1",
     ),
+    # --- Line ends, as the decoder splits them: a chunk whose lines all end
+    # with LF, or all with CRLF, takes the fast path; any other mix goes
+    # through the general one. Switching between them, inside a chunk or
+    # from one chunk to the next, must not change a thing.
+    rule(
+        "crlf-chat-shape-repeated",
+        b"id: 1\r\nevent: t\r\ndata: a\r\n\r\nid: 2\r\nevent: t\r\ndata: b\r\n\r\n",
+        events=(ev("a", "t", "1"), ev("b", "t", "2")),
+        last_id="2",
+    ),
+    rule(
+        "crlf-event-line-first",
+        b"event: message\r\nid: 7\r\ndata: a\r\n\r\n: keepalive\r\n\r\n",
+        events=(ev("a", id="7"),),
+        last_id="7",
+    ),
+    rule(
+        "lf-chunk-then-crlf-chunk-inside-an-event",
+        b"id: 1\nevent: message\n",
+        b"data: x\r\n\r\nid: 2\r\nevent: message\r\ndata: y\r\n\r\n",
+        events=(ev("x", id="1"), ev("y", id="2")),
+        last_id="2",
+    ),
+    rule(
+        "crlf-chunk-then-lf-chunk-inside-an-event",
+        b"id: 1\r\nevent: message\r\n",
+        b"data: x\n\nid: 2\nevent: message\ndata: y\n\n",
+        events=(ev("x", id="1"), ev("y", id="2")),
+        last_id="2",
+    ),
+    rule(
+        "crlf-chunk-with-a-bare-lf-blank-line",
+        b"id: 1\r\nevent: message\r\ndata: x\r\n\nid: 2\r\ndata: y\r\n\r\n",
+        events=(ev("x", id="1"), ev("y", id="2")),
+        last_id="2",
+    ),
+    rule(
+        "crlf-chunk-with-a-lone-cr-in-data",
+        b"data: a\rb\r\n\r\nid: 1\r\nevent: message\r\ndata: c\r\n\r\n",
+        events=(ev("a"), ev("c", id="1")),
+        last_id="1",
+    ),
+    rule(
+        "lf-chunk-with-a-lone-cr-in-id",
+        b"id: a\rb\nevent: message\ndata: x\n\n",
+        events=(ev("x", id="a"),),
+        last_id="a",
+    ),
+    rule(
+        "crlf-split-between-cr-and-lf-in-chat-shape",
+        b"id: 1\r\nevent: message\r\ndata: x\r\n\r",
+        b"\nid: 2\r\nevent: message\r\ndata: y\r",
+        b"\n\r\n",
+        events=(ev("x", id="1"), ev("y", id="2")),
+        last_id="2",
+    ),
+    rule(
+        "crlf-custom-type-seen-then-cached",
+        b"id: 1\r\nevent: typing\r\ndata: a\r\n\r\n"
+        b"id: 2\r\nevent: typing\r\ndata: b\r\n\r\nid: 3\r\nevent: typing\r\ndata: c\r\n\r\n",
+        events=(ev("a", "typing", "1"), ev("b", "typing", "2"), ev("c", "typing", "3")),
+        last_id="3",
+    ),
+    rule(
+        "crlf-empty-id-and-empty-data",
+        b"id: \r\nevent: message\r\ndata: \r\n\r\n",
+        events=(ev(""),),
+        start_id="5",
+    ),
 ]
 
 
