@@ -165,6 +165,31 @@ def _is_event_stream(content_type: str) -> bool:
 class _StreamCore:
     """What every stream shares: the task group, the reader, the channel."""
 
+    # Slotted: a process may hold thousands of idle streams (docs/performance.md).
+    __slots__ = (
+        "__weakref__",
+        "_bulk_body",
+        "_filter_replays",
+        "_headers",
+        "_not_found",
+        "_options",
+        "_owns_transport",
+        "_prelude",
+        "_reader_scope",
+        "_receive",
+        "_recent",
+        "_recent_count",
+        "_reconnects",
+        "_resume_id",
+        "_retry_floor",
+        "_state",
+        "_stopped",
+        "_task_group",
+        "_token",
+        "_transport",
+        "_url",
+    )
+
     def __init__(
         self,
         url: str,
@@ -186,7 +211,7 @@ class _StreamCore:
         self._url = url
         self._transport = transport
         self._owns_transport = owns_transport
-        self._headers = dict(headers or {})
+        self._headers = dict(headers) if headers else None
         self._token = token
         self._options = options
         self._not_found = not_found
@@ -200,7 +225,7 @@ class _StreamCore:
         # REPLAY_WINDOW message events received, checked against the first
         # events of each new connection; see _drop_replayed.
         self._filter_replays = False
-        self._recent: deque[list[bytes]] = deque()
+        self._recent: deque[list[bytes]] | None = None  # made on first use
         self._recent_count = 0
         self._task_group: TaskGroup | None = None
         self._reader_scope: anyio.CancelScope | None = None
@@ -224,7 +249,8 @@ class _StreamCore:
         self._task_group = task_group
         self._receive = receive
         self._state = "open"
-        task_group.start_soon(self._run, send, name=f"expys_stream reader {self._url}")
+        # A constant name: a per-URL string would be kept by every task.
+        task_group.start_soon(self._run, send, name="expys_stream reader")
         return self
 
     async def __aexit__(
@@ -351,12 +377,17 @@ class _StreamCore:
         # Per batch, not per event: keeps the recent id lines for replay checks.
         if not id_lines:
             return
-        self._recent.append(id_lines)
+        recent = self._recent
+        if recent is None:
+            recent = self._recent = deque()
+        recent.append(id_lines)
         self._recent_count += len(id_lines)
-        while self._recent_count - len(self._recent[0]) >= REPLAY_WINDOW:
-            self._recent_count -= len(self._recent.popleft())
+        while self._recent_count - len(recent[0]) >= REPLAY_WINDOW:
+            self._recent_count -= len(recent.popleft())
 
     def _seen_ids(self) -> set[bytes] | None:
+        if self._recent is None:
+            return None
         seen = {line for lines in self._recent for line in lines}
         seen.discard(b"id: ")  # an event without an id cannot be matched
         return seen or None
@@ -369,15 +400,8 @@ class _StreamCore:
         self, send: MemoryObjectSendStream[_Item], connected_at: list[float]
     ) -> bool:
         """One connection; True when the server asked us to stop (204)."""
-        headers = dict(self._headers)
-        headers["Accept"] = "text/event-stream"
-        headers["Cache-Control"] = "no-cache"
-        if self._token is not None:
-            headers["Authorization"] = "Bearer " + await resolve_token(self._token)
-        if self._resume_id:
-            headers["Last-Event-ID"] = self._resume_id
         response = await self._transport.open(
-            "GET", self._url, headers, read_timeout=self._options.read_timeout
+            "GET", self._url, await self._request_headers(), read_timeout=self._options.read_timeout
         )
         try:
             await self._check(response)
@@ -391,6 +415,18 @@ class _StreamCore:
             return False
         finally:
             await response.aclose()
+
+    async def _request_headers(self) -> dict[str, str]:
+        # Built in a function of its own so that the reader's suspended
+        # frame does not keep the dict alive for the life of the connection.
+        headers = dict(self._headers) if self._headers else {}
+        headers["Accept"] = "text/event-stream"
+        headers["Cache-Control"] = "no-cache"
+        if self._token is not None:
+            headers["Authorization"] = "Bearer " + await resolve_token(self._token)
+        if self._resume_id:
+            headers["Last-Event-ID"] = self._resume_id
+        return headers
 
     async def _check(self, response: Response) -> None:
         status = response.status
@@ -494,6 +530,8 @@ class EventStream(_StreamCore):
     them.
     """
 
+    __slots__ = ("_batch", "_index", "_last")
+
     def __init__(self, url: str, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self._batch: list[ServerSentEvent] = []
@@ -519,6 +557,7 @@ class EventStream(_StreamCore):
             self._index = index + 1
             event = self._last = batch[index]
             return event
+        self._batch = []  # used up: an idle stream does not keep it alive
         while True:
             item = await self._next_item()
             if type(item) is list:

@@ -11,6 +11,7 @@ every message before it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -42,6 +43,8 @@ class MessageStream(_StreamCore):
         reconnects: how many times the stream reconnected.
     """
 
+    __slots__ = ("_batch", "_index", "_is_history", "_last", "_skip_invalid")
+
     def __init__(
         self,
         url: str,
@@ -54,7 +57,7 @@ class MessageStream(_StreamCore):
         super().__init__(url, **kwargs)
         self._filter_replays = True  # the reader skips replayed messages
         self._skip_invalid = on_invalid == "skip"
-        self._batch: list[Any] = []
+        self._batch: Sequence[Any] = ()
         self._index = 0
         self._is_history = False
         self._last: Any = None  # the last event (or history Message) returned
@@ -103,6 +106,8 @@ class MessageStream(_StreamCore):
                 self._index = index + 1
                 message = self._last = batch[index]
                 return message
+            # The batch is used up: an idle stream does not keep it alive.
+            self._batch = ()
             item = await self._next_item()
             if type(item) is list:
                 self._batch, self._index, self._is_history = item, 0, False

@@ -159,7 +159,7 @@ def _error_details(body: bytes) -> tuple[str | None, str | None]:
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class Response:
     """A response whose body is still to be read (or closed)."""
 
@@ -205,6 +205,8 @@ class Response:
 
 class StreamBody:
     """Reads a streaming response's payload in bulk; see the module docstring."""
+
+    __slots__ = ("_fallback", "_leading", "_network", "_reader", "_response", "_timeout")
 
     def __init__(
         self, response: Response, read_timeout: float | None, *, bulk: bool = True
@@ -381,7 +383,7 @@ class Transport:
         )
         with _translate(url):
             raw = await self._pool.handle_async_request(request)
-        return Response(status=raw.status, headers=list(raw.headers), url=url, raw=raw)
+        return Response(status=raw.status, headers=raw.headers, url=url, raw=raw)
 
 
 def _host_header(url: str) -> bytes:
