@@ -32,9 +32,9 @@ from urllib.parse import urlsplit
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._backoff import Backoff, parse_retry_after
+from ._channel import Channel
 from ._errors import (
     AuthenticationError,
     ExpysError,
@@ -169,6 +169,7 @@ class _StreamCore:
     __slots__ = (
         "__weakref__",
         "_bulk_body",
+        "_channel",
         "_filter_replays",
         "_headers",
         "_not_found",
@@ -176,7 +177,6 @@ class _StreamCore:
         "_owns_transport",
         "_prelude",
         "_reader_scope",
-        "_receive",
         "_recent",
         "_recent_count",
         "_reconnects",
@@ -229,7 +229,7 @@ class _StreamCore:
         self._recent_count = 0
         self._task_group: TaskGroup | None = None
         self._reader_scope: anyio.CancelScope | None = None
-        self._receive: MemoryObjectReceiveStream[_Item] | None = None
+        self._channel: Channel[_Item] | None = None
         self._state = "new"  # new -> open -> closed
         self._stopped = False  # aclose() was called
 
@@ -243,14 +243,14 @@ class _StreamCore:
     async def __aenter__(self) -> Any:
         if self._state != "new":
             raise StreamClosed("a stream can be entered only once")
-        send, receive = anyio.create_memory_object_stream[_Item](self._options.buffer_batches)
+        channel: Channel[_Item] = Channel(self._options.buffer_batches)
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
-        self._receive = receive
+        self._channel = channel
         self._state = "open"
         # A constant name: a per-URL string would be kept by every task.
-        task_group.start_soon(self._run, send, name="expys_stream reader")
+        task_group.start_soon(self._run, channel, name="expys_stream reader")
         return self
 
     async def __aexit__(
@@ -269,8 +269,8 @@ class _StreamCore:
         self._stopped = True
         if self._reader_scope is not None:
             self._reader_scope.cancel()
-        if self._receive is not None:
-            self._receive.close()
+        if self._channel is not None:
+            self._channel.close_take()
 
     async def _close(self) -> None:
         task_group = self._task_group
@@ -278,8 +278,8 @@ class _StreamCore:
             return
         self._state = "closed"
         task_group.cancel_scope.cancel()
-        if self._receive is not None:
-            self._receive.close()
+        if self._channel is not None:
+            self._channel.close_take()
         try:
             # The user's own exception, if any, is not handed to the task
             # group: it would come back wrapped in an ExceptionGroup. It
@@ -293,11 +293,11 @@ class _StreamCore:
                 await self._transport.aclose()
 
     async def _next_item(self) -> _Item:
-        receive = self._receive
-        if receive is None or self._state != "open":
+        channel = self._channel
+        if channel is None or self._state != "open":
             raise StreamClosed("the stream is not open: use it inside `async with`")
         try:
-            return await receive.receive()
+            return await channel.take()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
         except anyio.ClosedResourceError:
@@ -316,17 +316,19 @@ class _StreamCore:
 
     # -- the reader task ----------------------------------------------------
 
-    async def _run(self, send: MemoryObjectSendStream[_Item]) -> None:
-        async with send:
+    async def _run(self, send: Channel[_Item]) -> None:
+        try:
             with anyio.CancelScope() as scope:
                 self._reader_scope = scope
                 try:
                     await self._read_forever(send)
                 except Exception as exc:  # becomes the stream's terminal error
                     with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        await send.send(_Failure(exc))
+                        await send.put(_Failure(exc))
+        finally:
+            send.close_put()
 
-    async def _read_forever(self, send: MemoryObjectSendStream[_Item]) -> None:
+    async def _read_forever(self, send: Channel[_Item]) -> None:
         options = self._options
         if self._prelude is not None:
             items, resume = await self._prelude()
@@ -334,7 +336,7 @@ class _StreamCore:
                 self._resume_id = resume
             if items:
                 self._remember([b"id: " + str(item.id).encode() for item in items])
-                await send.send(_Prelude(items))
+                await send.put(_Prelude(items))
         attempt = 0  # consecutive failed attempts
         auth_retry_spent = False
         while True:
@@ -396,9 +398,7 @@ class _StreamCore:
     def _url_for_log(self) -> str:
         return self._url.split("?", 1)[0]
 
-    async def _attempt(
-        self, send: MemoryObjectSendStream[_Item], connected_at: list[float]
-    ) -> bool:
+    async def _attempt(self, send: Channel[_Item], connected_at: list[float]) -> bool:
         """One connection; True when the server asked us to stop (204)."""
         response = await self._transport.open(
             "GET", self._url, await self._request_headers(), read_timeout=self._options.read_timeout
@@ -441,7 +441,7 @@ class _StreamCore:
         if not _is_event_stream(response.content_type):
             raise NotAnEventStream(response.content_type)
 
-    async def _pump(self, response: Response, send: MemoryObjectSendStream[_Item]) -> None:
+    async def _pump(self, response: Response, send: Channel[_Item]) -> None:
         # The hot loop: one socket read, one decoder feed, one channel hop.
         body = StreamBody(response, self._options.read_timeout, bulk=self._bulk_body)
         decoder = SSEDecoder(self._options.max_event_size, last_event_id=self._resume_id)
@@ -454,14 +454,14 @@ class _StreamCore:
                     events = feed(payload)
                 except EventTooLarge as exc:
                     if exc.events:
-                        await send.send(exc.events)
+                        await send.put(exc.events)
                     raise
                 if events:
                     if self._filter_replays:
                         if seen:
                             events, seen = _drop_replayed(events, seen)
                         self._remember([e._id_line for e in events if e._event == "message"])
-                    await send.send(events)
+                    await send.put(events)
         finally:
             self._resume_id = decoder.last_event_id
             if decoder.retry is not None:
