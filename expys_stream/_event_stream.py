@@ -449,7 +449,13 @@ class _StreamCore:
         read = body.read
         seen = self._seen_ids() if self._filter_replays else None
         try:
-            while payload := await _read_or_retry(read):
+            while True:
+                try:
+                    payload = await read()
+                except ProtocolError as exc:  # broken HTTP framing: worth a new connection
+                    raise _Retry(exc) from None
+                if not payload:
+                    break
                 try:
                     events = feed(payload)
                 except EventTooLarge as exc:
@@ -466,14 +472,6 @@ class _StreamCore:
             self._resume_id = decoder.last_event_id
             if decoder.retry is not None:
                 self._retry_floor = decoder.retry / 1000.0
-
-
-async def _read_or_retry(read: Callable[[], Awaitable[bytes]]) -> bytes:
-    # Broken HTTP framing is a damaged connection: worth a new one.
-    try:
-        return await read()
-    except ProtocolError as exc:
-        raise _Retry(exc) from None
 
 
 def _drop_replayed(

@@ -17,14 +17,16 @@ httpcore's own iterator instead.
 from __future__ import annotations
 
 import json
+import math
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import anyio
+import anyio.abc
 import h11
 import httpcore
 
@@ -62,6 +64,7 @@ READ_SIZE = 64 * 1024
 #: How long closing a response may take before it is abandoned.
 CLOSE_TIMEOUT = 2.0
 
+_READ_TIMEOUT = "nothing received from {} within the read timeout"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Headers that carry credentials: never sent to another origin.
 _CREDENTIAL_HEADERS = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
@@ -95,7 +98,7 @@ def _translate(url: str) -> Iterator[None]:
     except (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.ProxyError) as exc:
         raise ConnectError(f"cannot connect to {where}: {_describe(exc)}") from None
     except httpcore.ReadTimeout:
-        raise ReadTimeout(f"nothing received from {where} within the read timeout") from None
+        raise ReadTimeout(_READ_TIMEOUT.format(where)) from None
     except httpcore.PoolTimeout:
         raise ConnectError(f"no connection to {where} became free in time") from None
     except httpcore.UnsupportedProtocol as exc:
@@ -204,17 +207,26 @@ class Response:
 
 
 class StreamBody:
-    """Reads a streaming response's payload in bulk; see the module docstring."""
+    """Reads a streaming response's payload in bulk; see the module docstring.
 
-    __slots__ = ("_fallback", "_leading", "_network", "_reader", "_response", "_timeout")
+    In bulk mode the socket is read straight from the byte stream under
+    httpcore's network stream (anyio's, or trio's under trio), with the read
+    timeout as the deadline of one cancel scope: an idle stream then waits
+    in one coroutine and one scope, not in httpcore's reader with its two
+    context managers. A network stream of another kind is read through its
+    ``read`` method.
+    """
+
+    __slots__ = ("_fallback", "_leading", "_network", "_reader", "_receive", "_timeout", "_url")
 
     def __init__(
         self, response: Response, read_timeout: float | None, *, bulk: bool = True
     ) -> None:
-        self._response = response
+        self._url = response.url
         self._timeout = read_timeout
         self._leading = b""
         self._network: Any = None
+        self._receive: Callable[[int], Awaitable[bytes]] | None = None
         self._reader: BodyReader | None = None
         self._fallback: AsyncIterator[bytes] | None = None
         raw = response.raw
@@ -226,6 +238,7 @@ class StreamBody:
             assert h11_state is not None
             self._leading, _closed = h11_state.trailing_data
             self._network = network
+            self._receive = _byte_receiver(network)
             self._reader = _framing(response, version)
         else:
             self._fallback = raw.aiter_stream().__aiter__()
@@ -240,14 +253,34 @@ class StreamBody:
         reader = self._reader
         if reader is None:
             return await self._read_fallback()
+        receive = self._receive
         while not reader.done:
             if self._leading:
                 data, self._leading = self._leading, b""
-            else:
-                with _translate(self._response.url):
+            elif receive is None:
+                with _translate(self._url):
                     data = await self._network.read(READ_SIZE, timeout=self._timeout)
-                if not data:
-                    return b""  # the server closed the connection
+            else:
+                # Inline, not a helper coroutine: this is where an idle
+                # stream waits, and every frame here is kept while it does.
+                data = b""
+                timeout = self._timeout
+                deadline = math.inf if timeout is None else anyio.current_time() + timeout
+                with anyio.CancelScope(deadline=deadline) as scope:
+                    try:
+                        data = await receive(READ_SIZE)
+                    except anyio.EndOfStream:
+                        pass
+                    except Exception as exc:
+                        if not _is_socket_error(exc):
+                            raise
+                        raise TransportError(
+                            f"connection to {_redact(self._url)} failed: {_describe(exc)}"
+                        ) from None
+                if scope.cancelled_caught:
+                    raise ReadTimeout(_READ_TIMEOUT.format(_redact(self._url)))
+            if not data:
+                return b""  # the server closed the connection
             payload = reader.feed(data)
             if payload:
                 return payload
@@ -255,11 +288,34 @@ class StreamBody:
 
     async def _read_fallback(self) -> bytes:
         assert self._fallback is not None
-        with _translate(self._response.url):
+        with _translate(self._url):
             try:
                 return await self._fallback.__anext__()
             except StopAsyncIteration:
                 return b""
+
+
+def _byte_receiver(network: Any) -> Callable[[int], Awaitable[bytes]] | None:
+    # httpcore's anyio and trio network streams keep the byte stream they
+    # wrap as ``_stream``: an anyio ByteReceiveStream (``receive``, which
+    # raises EndOfStream at the end) or a trio stream (``receive_some``,
+    # which returns b"").
+    inner = getattr(network, "_stream", None)
+    if isinstance(inner, anyio.abc.ByteReceiveStream):
+        return inner.receive
+    receive_some = getattr(inner, "receive_some", None)
+    if callable(receive_some) and type(network).__module__ == "httpcore._backends.trio":
+        return cast("Callable[[int], Awaitable[bytes]]", receive_some)
+    return None
+
+
+def _is_socket_error(exc: Exception) -> bool:
+    # What a byte stream's receive raises when the connection fails: anyio's
+    # or trio's resource errors, or an OSError (ssl.SSLError is one).
+    if isinstance(exc, OSError | anyio.BrokenResourceError | anyio.ClosedResourceError):
+        return True
+    cls = type(exc)
+    return cls.__module__.startswith("trio") and cls.__name__.endswith("ResourceError")
 
 
 def _h11_connection(raw: httpcore.Response) -> h11.Connection | None:
