@@ -45,7 +45,7 @@ from ._errors import (
     StreamClosed,
     TransportError,
 )
-from ._transport import Response, StreamBody, Transport, status_error
+from ._transport import Response, StreamBody, Transport, read_timeout_error, status_error
 from .sse import DEFAULT_MAX_EVENT_SIZE, EventTooLarge, ServerSentEvent, SSEDecoder
 
 __all__ = [
@@ -318,44 +318,53 @@ class _StreamCore:
 
     async def _run(self, send: Channel[_Item]) -> None:
         try:
-            with anyio.CancelScope() as scope:
-                self._reader_scope = scope
-                try:
-                    await self._read_forever(send)
-                except Exception as exc:  # becomes the stream's terminal error
-                    with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        await send.put(_Failure(exc))
+            if not self._stopped:  # aclose() may come before the task starts
+                await self._read_forever(send)
+        except Exception as exc:  # becomes the stream's terminal error
+            with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                await send.put(_Failure(exc))
         finally:
             send.close_put()
 
     async def _read_forever(self, send: Channel[_Item]) -> None:
+        # Each attempt (its backoff sleep or the prelude, its connection and
+        # its reads) runs in a cancel scope of its own. aclose() cancels it;
+        # while a bulk body waits on the socket, its deadline is the read
+        # timeout. So an idle stream holds one scope, and a scope that its
+        # deadline cancelled is never reused.
         options = self._options
-        if self._prelude is not None:
-            items, resume = await self._prelude()
-            if resume is not None:
-                self._resume_id = resume
-            if items:
-                self._remember([b"id: " + str(item.id).encode() for item in items])
-                await send.put(_Prelude(items))
         attempt = 0  # consecutive failed attempts
         auth_retry_spent = False
+        delay: float | None = None  # None: the first attempt, after the prelude
         while True:
             connected_at: list[float] = []
-            try:
-                if await self._attempt(send, connected_at):
-                    logger.info("the server ended the stream (204): %s", self._url_for_log)
-                    return
-                error: ExpysError = TransportError("the server closed the stream")
-                retry_after = None
-            except _Retry as retry:
-                error, retry_after = retry.error, retry.retry_after
-            except AuthenticationError as exc:
-                if auth_retry_spent or isinstance(self._token, str) or self._token is None:
-                    raise
-                auth_retry_spent = True  # one fresh token, then give up
-                error, retry_after = exc, None
-            except TransportError as exc:
-                error, retry_after = exc, None
+            error: ExpysError | None = None
+            retry_after = None
+            with anyio.CancelScope() as scope:
+                self._reader_scope = scope
+                if delay is None:
+                    await self._run_prelude(send)  # its errors are final
+                else:
+                    await anyio.sleep(delay)
+                    self._reconnects += 1
+                try:
+                    if await self._attempt(send, scope, connected_at):
+                        logger.info("the server ended the stream (204): %s", self._url_for_log)
+                        return
+                    error = TransportError("the server closed the stream")
+                except _Retry as retry:
+                    error, retry_after = retry.error, retry.retry_after
+                except AuthenticationError as exc:
+                    if auth_retry_spent or isinstance(self._token, str) or self._token is None:
+                        raise
+                    auth_retry_spent = True  # one fresh token, then give up
+                    error = exc
+                except TransportError as exc:
+                    error = exc
+            if self._stopped:  # aclose() cancelled the scope
+                return
+            if error is None:  # the scope caught its deadline: silence
+                error = read_timeout_error(self._url)
             if connected_at:
                 auth_retry_spent = False
                 if anyio.current_time() - connected_at[0] >= options.backoff.reset_after:
@@ -372,8 +381,16 @@ class _StreamCore:
                 error,
                 self._resume_id or None,
             )
-            await anyio.sleep(delay)
-            self._reconnects += 1
+
+    async def _run_prelude(self, send: Channel[_Item]) -> None:
+        if self._prelude is None:
+            return
+        items, resume = await self._prelude()
+        if resume is not None:
+            self._resume_id = resume
+        if items:
+            self._remember([b"id: " + str(item.id).encode() for item in items])
+            await send.put(_Prelude(items))
 
     def _remember(self, id_lines: list[bytes]) -> None:
         # Per batch, not per event: keeps the recent id lines for replay checks.
@@ -398,7 +415,9 @@ class _StreamCore:
     def _url_for_log(self) -> str:
         return self._url.split("?", 1)[0]
 
-    async def _attempt(self, send: Channel[_Item], connected_at: list[float]) -> bool:
+    async def _attempt(
+        self, send: Channel[_Item], scope: anyio.CancelScope, connected_at: list[float]
+    ) -> bool:
         """One connection; True when the server asked us to stop (204)."""
         response = await self._transport.open(
             "GET", self._url, await self._request_headers(), read_timeout=self._options.read_timeout
@@ -411,7 +430,7 @@ class _StreamCore:
             logger.info(
                 "connected to %s (resume after %r)", self._url_for_log, self._resume_id or None
             )
-            await self._pump(response, send)
+            await self._pump(response, send, scope)
             return False
         finally:
             await response.aclose()
@@ -441,9 +460,11 @@ class _StreamCore:
         if not _is_event_stream(response.content_type):
             raise NotAnEventStream(response.content_type)
 
-    async def _pump(self, response: Response, send: Channel[_Item]) -> None:
+    async def _pump(
+        self, response: Response, send: Channel[_Item], scope: anyio.CancelScope
+    ) -> None:
         # The hot loop: one socket read, one decoder feed, one channel hop.
-        body = StreamBody(response, self._options.read_timeout, bulk=self._bulk_body)
+        body = StreamBody(response, self._options.read_timeout, scope, bulk=self._bulk_body)
         decoder = SSEDecoder(self._options.max_event_size, last_event_id=self._resume_id)
         feed = decoder.feed
         read = body.read

@@ -51,6 +51,7 @@ __all__ = [
     "StreamBody",
     "Transport",
     "origin_of",
+    "read_timeout_error",
     "status_error",
 ]
 
@@ -210,20 +211,38 @@ class StreamBody:
     """Reads a streaming response's payload in bulk; see the module docstring.
 
     In bulk mode the socket is read straight from the byte stream under
-    httpcore's network stream (anyio's, or trio's under trio), with the read
-    timeout as the deadline of one cancel scope: an idle stream then waits
-    in one coroutine and one scope, not in httpcore's reader with its two
-    context managers. A network stream of another kind is read through its
-    ``read`` method.
+    httpcore's network stream (anyio's, or trio's under trio). The read
+    timeout is the deadline of ``scope``, the caller's cancel scope, for as
+    long as a read waits (and ``inf`` otherwise): an idle stream then waits
+    in one coroutine under a scope it already has, not in httpcore's reader
+    with its two context managers and a scope of its own. The caller treats
+    a cancellation that ``scope`` catches as a read timeout, and does not
+    use the scope again. A network stream of another kind is read through
+    its ``read`` method, with httpcore's timeout.
     """
 
-    __slots__ = ("_fallback", "_leading", "_network", "_reader", "_receive", "_timeout", "_url")
+    __slots__ = (
+        "_fallback",
+        "_leading",
+        "_network",
+        "_reader",
+        "_receive",
+        "_scope",
+        "_timeout",
+        "_url",
+    )
 
     def __init__(
-        self, response: Response, read_timeout: float | None, *, bulk: bool = True
+        self,
+        response: Response,
+        read_timeout: float | None,
+        scope: anyio.CancelScope,
+        *,
+        bulk: bool = True,
     ) -> None:
         self._url = response.url
         self._timeout = read_timeout
+        self._scope = scope
         self._leading = b""
         self._network: Any = None
         self._receive: Callable[[int], Awaitable[bytes]] | None = None
@@ -263,22 +282,25 @@ class StreamBody:
             else:
                 # Inline, not a helper coroutine: this is where an idle
                 # stream waits, and every frame here is kept while it does.
-                data = b""
-                timeout = self._timeout
-                deadline = math.inf if timeout is None else anyio.current_time() + timeout
-                with anyio.CancelScope(deadline=deadline) as scope:
-                    try:
-                        data = await receive(READ_SIZE)
-                    except anyio.EndOfStream:
-                        pass
-                    except Exception as exc:
-                        if not _is_socket_error(exc):
-                            raise
-                        raise TransportError(
-                            f"connection to {_redact(self._url)} failed: {_describe(exc)}"
-                        ) from None
-                if scope.cancelled_caught:
-                    raise ReadTimeout(_READ_TIMEOUT.format(_redact(self._url)))
+                scope = self._scope
+                if self._timeout is not None:
+                    scope.deadline = anyio.current_time() + self._timeout
+                try:
+                    data = await receive(READ_SIZE)
+                except anyio.EndOfStream:
+                    data = b""
+                except Exception as exc:
+                    if not _is_socket_error(exc):
+                        raise
+                    raise TransportError(
+                        f"connection to {_redact(self._url)} failed: {_describe(exc)}"
+                    ) from None
+                finally:
+                    scope.deadline = math.inf
+                if scope.cancel_called:
+                    # The deadline passed as the data came in: the data is
+                    # dropped unread, and the connection replaced.
+                    raise read_timeout_error(self._url)
             if not data:
                 return b""  # the server closed the connection
             payload = reader.feed(data)
@@ -307,6 +329,11 @@ def _byte_receiver(network: Any) -> Callable[[int], Awaitable[bytes]] | None:
     if callable(receive_some) and type(network).__module__ == "httpcore._backends.trio":
         return cast("Callable[[int], Awaitable[bytes]]", receive_some)
     return None
+
+
+def read_timeout_error(url: str) -> ReadTimeout:
+    """The error for a stream that received nothing within its read timeout."""
+    return ReadTimeout(_READ_TIMEOUT.format(_redact(url)))
 
 
 def _is_socket_error(exc: Exception) -> bool:
