@@ -292,18 +292,19 @@ class _StreamCore:
             if self._owns_transport:
                 await self._transport.aclose()
 
-    async def _next_item(self) -> _Item:
+    def _open_channel(self) -> Channel[_Item]:
+        # The consumer's side: callers await ``channel.take()`` themselves
+        # (a helper coroutine would be one more frame kept by every idle
+        # stream) and turn its end into ours with ``_ended``.
         channel = self._channel
         if channel is None or self._state != "open":
             raise StreamClosed("the stream is not open: use it inside `async with`")
-        try:
-            return await channel.take()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-        except anyio.ClosedResourceError:
-            if self._stopped:  # aclose() ends the iteration
-                raise StopAsyncIteration from None
-            raise StreamClosed("the stream was closed") from None
+        return channel
+
+    def _ended(self, exc: Exception) -> Exception:
+        if isinstance(exc, anyio.EndOfStream) or self._stopped:  # aclose() ends it too
+            return StopAsyncIteration()
+        return StreamClosed("the stream was closed")
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         if getattr(self, "_state", "closed") == "open":
@@ -578,7 +579,11 @@ class EventStream(_StreamCore):
             return event
         self._batch = []  # used up: an idle stream does not keep it alive
         while True:
-            item = await self._next_item()
+            channel = self._open_channel()
+            try:
+                item = await channel.take()
+            except (anyio.EndOfStream, anyio.ClosedResourceError) as exc:
+                raise self._ended(exc) from None
             if type(item) is list:
                 if item:
                     self._batch = item

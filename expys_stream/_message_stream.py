@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import anyio
 import msgspec
 
 from ._errors import MessageDecodeError
@@ -108,7 +109,11 @@ class MessageStream(_StreamCore):
                 return message
             # The batch is used up: an idle stream does not keep it alive.
             self._batch = ()
-            item = await self._next_item()
+            channel = self._open_channel()
+            try:
+                item = await channel.take()
+            except (anyio.EndOfStream, anyio.ClosedResourceError) as exc:
+                raise self._ended(exc) from None
             if type(item) is list:
                 self._batch, self._index, self._is_history = item, 0, False
             elif isinstance(item, _Prelude):
