@@ -390,6 +390,10 @@ class Transport:
         )
         self._connect_timeout = connect_timeout
         self._user_agent = user_agent.encode("latin-1", "replace")
+        # Request extensions by read timeout, shared by every request: the
+        # pool keeps a request (and so its extensions) as long as its
+        # response is open, and httpcore only reads them.
+        self._shared_extensions: dict[float | None, dict[str, Any]] = {}
 
     async def aclose(self) -> None:
         """Close the pool if this transport made it."""
@@ -430,6 +434,14 @@ class Transport:
             url = _redirect_target(url, location)
         raise RedirectError(f"more than {MAX_REDIRECTS} redirects, last to {_redact(url)}")
 
+    def _extensions(self, read_timeout: float | None) -> dict[str, Any]:
+        extensions = self._shared_extensions.get(read_timeout)
+        if extensions is None:
+            connect = self._connect_timeout
+            timeouts = {"connect": connect, "read": read_timeout, "write": connect, "pool": connect}
+            extensions = self._shared_extensions[read_timeout] = {"timeout": timeouts}
+        return extensions
+
     async def _send_once(
         self,
         method: str,
@@ -451,18 +463,12 @@ class Transport:
             wire_headers.append((key, value.encode("utf-8")))
         if body:
             wire_headers.append((b"Content-Length", str(len(body)).encode("ascii")))
-        timeouts = {
-            "connect": self._connect_timeout,
-            "read": read_timeout,
-            "write": self._connect_timeout,
-            "pool": self._connect_timeout,
-        }
         request = httpcore.Request(
             method.encode("ascii"),
             url,
             headers=wire_headers,
             content=body,
-            extensions={"timeout": timeouts},
+            extensions=self._extensions(read_timeout),
         )
         with _translate(url):
             raw = await self._pool.handle_async_request(request)
