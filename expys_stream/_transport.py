@@ -34,6 +34,7 @@ from ._chunked import BodyReader, ChunkedReader, LengthReader, UntilCloseReader
 from ._errors import (
     AuthenticationError,
     ConnectError,
+    ExpysError,
     HTTPStatusError,
     NotFoundError,
     PermissionDeniedError,
@@ -93,27 +94,40 @@ def _redact(url: str) -> str:
 def _translate(url: str) -> Iterator[None]:
     # The single place where foreign exceptions become ours. The original is
     # not chained (``from None``): its text is kept, its type is not exposed.
-    where = _redact(url)
+    # Paths where a stream waits (connecting, reading) use ``_translated``
+    # in an ``except`` clause instead: no generator kept while they wait.
     try:
         yield
-    except (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.ProxyError) as exc:
-        raise ConnectError(f"cannot connect to {where}: {_describe(exc)}") from None
-    except httpcore.ReadTimeout:
-        raise ReadTimeout(_READ_TIMEOUT.format(where)) from None
-    except httpcore.PoolTimeout:
-        raise ConnectError(f"no connection to {where} became free in time") from None
-    except httpcore.UnsupportedProtocol as exc:
-        raise ConnectError(f"unsupported URL {where}: {_describe(exc)}") from None
-    except httpcore.LocalProtocolError as exc:  # we built a bad request: no retry
-        raise ProtocolError(f"invalid request to {where}: {_describe(exc)}") from None
-    except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
-        raise TransportError(f"connection to {where} failed: {_describe(exc)}") from None
-    except (h11.ProtocolError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-        raise TransportError(f"connection to {where} failed: {_describe(exc)}") from None
-    except ssl.SSLError as exc:
-        raise ConnectError(f"TLS with {where} failed: {_describe(exc)}") from None
-    except OSError as exc:
-        raise TransportError(f"connection to {where} failed: {_describe(exc)}") from None
+    except Exception as exc:
+        error = _translated(exc, url)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _translated(exc: Exception, url: str) -> ExpysError | None:
+    """Our error for a foreign exception from httpcore, h11 or a socket, else None."""
+    where = _redact(url)
+    match exc:
+        case httpcore.ConnectError() | httpcore.ConnectTimeout() | httpcore.ProxyError():
+            return ConnectError(f"cannot connect to {where}: {_describe(exc)}")
+        case httpcore.ReadTimeout():
+            return ReadTimeout(_READ_TIMEOUT.format(where))
+        case httpcore.PoolTimeout():
+            return ConnectError(f"no connection to {where} became free in time")
+        case httpcore.UnsupportedProtocol():
+            return ConnectError(f"unsupported URL {where}: {_describe(exc)}")
+        case httpcore.LocalProtocolError():  # we built a bad request: no retry
+            return ProtocolError(f"invalid request to {where}: {_describe(exc)}")
+        case httpcore.TimeoutException() | httpcore.NetworkError() | httpcore.ProtocolError():
+            return TransportError(f"connection to {where} failed: {_describe(exc)}")
+        case h11.ProtocolError() | anyio.BrokenResourceError() | anyio.ClosedResourceError():
+            return TransportError(f"connection to {where} failed: {_describe(exc)}")
+        case ssl.SSLError():
+            return ConnectError(f"TLS with {where} failed: {_describe(exc)}")
+        case OSError():
+            return TransportError(f"connection to {where} failed: {_describe(exc)}")
+    return None
 
 
 def _describe(exc: BaseException) -> str:
@@ -277,8 +291,13 @@ class StreamBody:
             if self._leading:
                 data, self._leading = self._leading, b""
             elif receive is None:
-                with _translate(self._url):
+                try:
                     data = await self._network.read(READ_SIZE, timeout=self._timeout)
+                except Exception as exc:
+                    error = _translated(exc, self._url)
+                    if error is None:
+                        raise
+                    raise error from None
             else:
                 # Inline, not a helper coroutine: this is where an idle
                 # stream waits, and every frame here is kept while it does.
@@ -310,11 +329,15 @@ class StreamBody:
 
     async def _read_fallback(self) -> bytes:
         assert self._fallback is not None
-        with _translate(self._url):
-            try:
-                return await self._fallback.__anext__()
-            except StopAsyncIteration:
-                return b""
+        try:
+            return await self._fallback.__anext__()
+        except StopAsyncIteration:
+            return b""
+        except Exception as exc:
+            error = _translated(exc, self._url)
+            if error is None:
+                raise
+            raise error from None
 
 
 def _byte_receiver(network: Any) -> Callable[[int], Awaitable[bytes]] | None:
@@ -470,8 +493,13 @@ class Transport:
             content=body,
             extensions=self._extensions(read_timeout),
         )
-        with _translate(url):
+        try:
             raw = await self._pool.handle_async_request(request)
+        except Exception as exc:
+            error = _translated(exc, url)
+            if error is None:
+                raise
+            raise error from None
         return Response(status=raw.status, headers=raw.headers, url=url, raw=raw)
 
 
