@@ -32,9 +32,9 @@ from urllib.parse import urlsplit
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._backoff import Backoff, parse_retry_after
+from ._channel import Channel
 from ._errors import (
     AuthenticationError,
     ExpysError,
@@ -45,7 +45,7 @@ from ._errors import (
     StreamClosed,
     TransportError,
 )
-from ._transport import Response, StreamBody, Transport, status_error
+from ._transport import Response, StreamBody, Transport, read_timeout_error, status_error
 from .sse import DEFAULT_MAX_EVENT_SIZE, EventTooLarge, ServerSentEvent, SSEDecoder
 from .sse._event import _id_key, _id_line
 
@@ -166,6 +166,31 @@ def _is_event_stream(content_type: str) -> bool:
 class _StreamCore:
     """What every stream shares: the task group, the reader, the channel."""
 
+    # Slotted: a process may hold thousands of idle streams (docs/performance.md).
+    __slots__ = (
+        "__weakref__",
+        "_bulk_body",
+        "_channel",
+        "_filter_replays",
+        "_headers",
+        "_not_found",
+        "_options",
+        "_owns_transport",
+        "_prelude",
+        "_reader_scope",
+        "_recent",
+        "_recent_count",
+        "_reconnects",
+        "_resume_id",
+        "_retry_floor",
+        "_state",
+        "_stopped",
+        "_task_group",
+        "_token",
+        "_transport",
+        "_url",
+    )
+
     def __init__(
         self,
         url: str,
@@ -187,7 +212,7 @@ class _StreamCore:
         self._url = url
         self._transport = transport
         self._owns_transport = owns_transport
-        self._headers = dict(headers or {})
+        self._headers = dict(headers) if headers else None
         self._token = token
         self._options = options
         self._not_found = not_found
@@ -201,11 +226,11 @@ class _StreamCore:
         # REPLAY_WINDOW message events received, checked against the first
         # events of each new connection; see _drop_replayed.
         self._filter_replays = False
-        self._recent: deque[list[bytes]] = deque()
+        self._recent: deque[list[bytes]] | None = None  # made on first use
         self._recent_count = 0
         self._task_group: TaskGroup | None = None
         self._reader_scope: anyio.CancelScope | None = None
-        self._receive: MemoryObjectReceiveStream[_Item] | None = None
+        self._channel: Channel[_Item] | None = None
         self._state = "new"  # new -> open -> closed
         self._stopped = False  # aclose() was called
 
@@ -219,13 +244,14 @@ class _StreamCore:
     async def __aenter__(self) -> Any:
         if self._state != "new":
             raise StreamClosed("a stream can be entered only once")
-        send, receive = anyio.create_memory_object_stream[_Item](self._options.buffer_batches)
+        channel: Channel[_Item] = Channel(self._options.buffer_batches)
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
-        self._receive = receive
+        self._channel = channel
         self._state = "open"
-        task_group.start_soon(self._run, send, name=f"expys_stream reader {self._url}")
+        # A constant name: a per-URL string would be kept by every task.
+        task_group.start_soon(self._run, channel, name="expys_stream reader")
         return self
 
     async def __aexit__(
@@ -244,8 +270,8 @@ class _StreamCore:
         self._stopped = True
         if self._reader_scope is not None:
             self._reader_scope.cancel()
-        if self._receive is not None:
-            self._receive.close()
+        if self._channel is not None:
+            self._channel.close_take()
 
     async def _close(self) -> None:
         task_group = self._task_group
@@ -253,8 +279,8 @@ class _StreamCore:
             return
         self._state = "closed"
         task_group.cancel_scope.cancel()
-        if self._receive is not None:
-            self._receive.close()
+        if self._channel is not None:
+            self._channel.close_take()
         try:
             # The user's own exception, if any, is not handed to the task
             # group: it would come back wrapped in an ExceptionGroup. It
@@ -267,18 +293,19 @@ class _StreamCore:
             if self._owns_transport:
                 await self._transport.aclose()
 
-    async def _next_item(self) -> _Item:
-        receive = self._receive
-        if receive is None or self._state != "open":
+    def _open_channel(self) -> Channel[_Item]:
+        # The consumer's side: callers await ``channel.take()`` themselves
+        # (a helper coroutine would be one more frame kept by every idle
+        # stream) and turn its end into ours with ``_ended``.
+        channel = self._channel
+        if channel is None or self._state != "open":
             raise StreamClosed("the stream is not open: use it inside `async with`")
-        try:
-            return await receive.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-        except anyio.ClosedResourceError:
-            if self._stopped:  # aclose() ends the iteration
-                raise StopAsyncIteration from None
-            raise StreamClosed("the stream was closed") from None
+        return channel
+
+    def _ended(self, exc: Exception) -> Exception:
+        if isinstance(exc, anyio.EndOfStream) or self._stopped:  # aclose() ends it too
+            return StopAsyncIteration()
+        return StreamClosed("the stream was closed")
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         if getattr(self, "_state", "closed") == "open":
@@ -291,44 +318,55 @@ class _StreamCore:
 
     # -- the reader task ----------------------------------------------------
 
-    async def _run(self, send: MemoryObjectSendStream[_Item]) -> None:
-        async with send:
-            with anyio.CancelScope() as scope:
-                self._reader_scope = scope
-                try:
-                    await self._read_forever(send)
-                except Exception as exc:  # becomes the stream's terminal error
-                    with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        await send.send(_Failure(exc))
+    async def _run(self, send: Channel[_Item]) -> None:
+        try:
+            if not self._stopped:  # aclose() may come before the task starts
+                await self._read_forever(send)
+        except Exception as exc:  # becomes the stream's terminal error
+            with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                await send.put(_Failure(exc))
+        finally:
+            send.close_put()
 
-    async def _read_forever(self, send: MemoryObjectSendStream[_Item]) -> None:
+    async def _read_forever(self, send: Channel[_Item]) -> None:
+        # Each attempt (its backoff sleep or the prelude, its connection and
+        # its reads) runs in a cancel scope of its own. aclose() cancels it;
+        # while a bulk body waits on the socket, its deadline is the read
+        # timeout. So an idle stream holds one scope, and a scope that its
+        # deadline cancelled is never reused.
         options = self._options
-        if self._prelude is not None:
-            items, resume = await self._prelude()
-            if resume is not None:
-                self._resume_id = resume
-            if items:
-                self._remember([_id_line(str(item.id)) for item in items])
-                await send.send(_Prelude(items))
         attempt = 0  # consecutive failed attempts
         auth_retry_spent = False
+        delay: float | None = None  # None: the first attempt, after the prelude
         while True:
             connected_at: list[float] = []
-            try:
-                if await self._attempt(send, connected_at):
-                    logger.info("the server ended the stream (204): %s", self._url_for_log)
-                    return
-                error: ExpysError = TransportError("the server closed the stream")
-                retry_after = None
-            except _Retry as retry:
-                error, retry_after = retry.error, retry.retry_after
-            except AuthenticationError as exc:
-                if auth_retry_spent or isinstance(self._token, str) or self._token is None:
-                    raise
-                auth_retry_spent = True  # one fresh token, then give up
-                error, retry_after = exc, None
-            except TransportError as exc:
-                error, retry_after = exc, None
+            error: ExpysError | None = None
+            retry_after = None
+            with anyio.CancelScope() as scope:
+                self._reader_scope = scope
+                if delay is None:
+                    await self._run_prelude(send)  # its errors are final
+                else:
+                    await anyio.sleep(delay)
+                    self._reconnects += 1
+                try:
+                    if await self._attempt(send, scope, connected_at):
+                        logger.info("the server ended the stream (204): %s", self._url_for_log)
+                        return
+                    error = TransportError("the server closed the stream")
+                except _Retry as retry:
+                    error, retry_after = retry.error, retry.retry_after
+                except AuthenticationError as exc:
+                    if auth_retry_spent or isinstance(self._token, str) or self._token is None:
+                        raise
+                    auth_retry_spent = True  # one fresh token, then give up
+                    error = exc
+                except TransportError as exc:
+                    error = exc
+            if self._stopped:  # aclose() cancelled the scope
+                return
+            if error is None:  # the scope caught its deadline: silence
+                error = read_timeout_error(self._url)
             if connected_at:
                 auth_retry_spent = False
                 if anyio.current_time() - connected_at[0] >= options.backoff.reset_after:
@@ -345,19 +383,32 @@ class _StreamCore:
                 error,
                 self._resume_id or None,
             )
-            await anyio.sleep(delay)
-            self._reconnects += 1
+
+    async def _run_prelude(self, send: Channel[_Item]) -> None:
+        if self._prelude is None:
+            return
+        items, resume = await self._prelude()
+        if resume is not None:
+            self._resume_id = resume
+        if items:
+            self._remember([_id_line(str(item.id)) for item in items])
+            await send.put(_Prelude(items))
 
     def _remember(self, id_lines: list[bytes]) -> None:
         # Per batch, not per event: keeps the recent id lines for replay checks.
         if not id_lines:
             return
-        self._recent.append(id_lines)
+        recent = self._recent
+        if recent is None:
+            recent = self._recent = deque()
+        recent.append(id_lines)
         self._recent_count += len(id_lines)
-        while self._recent_count - len(self._recent[0]) >= REPLAY_WINDOW:
-            self._recent_count -= len(self._recent.popleft())
+        while self._recent_count - len(recent[0]) >= REPLAY_WINDOW:
+            self._recent_count -= len(recent.popleft())
 
     def _seen_ids(self) -> set[bytes] | None:
+        if self._recent is None:
+            return None
         seen = {line for lines in self._recent for line in lines}
         seen.discard(_id_line(""))  # an event without an id cannot be matched
         return seen or None
@@ -367,18 +418,11 @@ class _StreamCore:
         return self._url.split("?", 1)[0]
 
     async def _attempt(
-        self, send: MemoryObjectSendStream[_Item], connected_at: list[float]
+        self, send: Channel[_Item], scope: anyio.CancelScope, connected_at: list[float]
     ) -> bool:
         """One connection; True when the server asked us to stop (204)."""
-        headers = dict(self._headers)
-        headers["Accept"] = "text/event-stream"
-        headers["Cache-Control"] = "no-cache"
-        if self._token is not None:
-            headers["Authorization"] = "Bearer " + await resolve_token(self._token)
-        if self._resume_id:
-            headers["Last-Event-ID"] = self._resume_id
         response = await self._transport.open(
-            "GET", self._url, headers, read_timeout=self._options.read_timeout
+            "GET", self._url, await self._request_headers(), read_timeout=self._options.read_timeout
         )
         try:
             await self._check(response)
@@ -388,10 +432,22 @@ class _StreamCore:
             logger.info(
                 "connected to %s (resume after %r)", self._url_for_log, self._resume_id or None
             )
-            await self._pump(response, send)
+            await self._pump(response, send, scope)
             return False
         finally:
             await response.aclose()
+
+    async def _request_headers(self) -> dict[str, str]:
+        # Built in a function of its own so that the reader's suspended
+        # frame does not keep the dict alive for the life of the connection.
+        headers = dict(self._headers) if self._headers else {}
+        headers["Accept"] = "text/event-stream"
+        headers["Cache-Control"] = "no-cache"
+        if self._token is not None:
+            headers["Authorization"] = "Bearer " + await resolve_token(self._token)
+        if self._resume_id:
+            headers["Last-Event-ID"] = self._resume_id
+        return headers
 
     async def _check(self, response: Response) -> None:
         status = response.status
@@ -406,20 +462,28 @@ class _StreamCore:
         if not _is_event_stream(response.content_type):
             raise NotAnEventStream(response.content_type)
 
-    async def _pump(self, response: Response, send: MemoryObjectSendStream[_Item]) -> None:
+    async def _pump(
+        self, response: Response, send: Channel[_Item], scope: anyio.CancelScope
+    ) -> None:
         # The hot loop: one socket read, one decoder feed, one channel hop.
-        body = StreamBody(response, self._options.read_timeout, bulk=self._bulk_body)
+        body = StreamBody(response, self._options.read_timeout, scope, bulk=self._bulk_body)
         decoder = SSEDecoder(self._options.max_event_size, last_event_id=self._resume_id)
         feed = decoder.feed
         read = body.read
         seen = self._seen_ids() if self._filter_replays else None
         try:
-            while payload := await _read_or_retry(read):
+            while True:
+                try:
+                    payload = await read()
+                except ProtocolError as exc:  # broken HTTP framing: worth a new connection
+                    raise _Retry(exc) from None
+                if not payload:
+                    break
                 try:
                     events = feed(payload)
                 except EventTooLarge as exc:
                     if exc.events:
-                        await send.send(exc.events)
+                        await send.put(exc.events)
                     raise
                 if events:
                     if self._filter_replays:
@@ -428,19 +492,11 @@ class _StreamCore:
                         self._remember(
                             [_id_key(e._id_line) for e in events if e._event == "message"]
                         )
-                    await send.send(events)
+                    await send.put(events)
         finally:
             self._resume_id = decoder.last_event_id
             if decoder.retry is not None:
                 self._retry_floor = decoder.retry / 1000.0
-
-
-async def _read_or_retry(read: Callable[[], Awaitable[bytes]]) -> bytes:
-    # Broken HTTP framing is a damaged connection: worth a new one.
-    try:
-        return await read()
-    except ProtocolError as exc:
-        raise _Retry(exc) from None
 
 
 def _drop_replayed(
@@ -497,6 +553,8 @@ class EventStream(_StreamCore):
     them.
     """
 
+    __slots__ = ("_batch", "_index", "_last")
+
     def __init__(self, url: str, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self._batch: list[ServerSentEvent] = []
@@ -522,8 +580,13 @@ class EventStream(_StreamCore):
             self._index = index + 1
             event = self._last = batch[index]
             return event
+        self._batch = []  # used up: an idle stream does not keep it alive
         while True:
-            item = await self._next_item()
+            channel = self._open_channel()
+            try:
+                item = await channel.take()
+            except (anyio.EndOfStream, anyio.ClosedResourceError) as exc:
+                raise self._ended(exc) from None
             if type(item) is list:
                 if item:
                     self._batch = item

@@ -11,8 +11,10 @@ every message before it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Literal
 
+import anyio
 import msgspec
 
 from ._errors import MessageDecodeError
@@ -42,6 +44,8 @@ class MessageStream(_StreamCore):
         reconnects: how many times the stream reconnected.
     """
 
+    __slots__ = ("_batch", "_index", "_is_history", "_last", "_skip_invalid")
+
     def __init__(
         self,
         url: str,
@@ -54,7 +58,7 @@ class MessageStream(_StreamCore):
         super().__init__(url, **kwargs)
         self._filter_replays = True  # the reader skips replayed messages
         self._skip_invalid = on_invalid == "skip"
-        self._batch: list[Any] = []
+        self._batch: Sequence[Any] = ()
         self._index = 0
         self._is_history = False
         self._last: Any = None  # the last event (or history Message) returned
@@ -103,7 +107,13 @@ class MessageStream(_StreamCore):
                 self._index = index + 1
                 message = self._last = batch[index]
                 return message
-            item = await self._next_item()
+            # The batch is used up: an idle stream does not keep it alive.
+            self._batch = ()
+            channel = self._open_channel()
+            try:
+                item = await channel.take()
+            except (anyio.EndOfStream, anyio.ClosedResourceError) as exc:
+                raise self._ended(exc) from None
             if type(item) is list:
                 self._batch, self._index, self._is_history = item, 0, False
             elif isinstance(item, _Prelude):

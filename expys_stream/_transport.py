@@ -17,14 +17,16 @@ httpcore's own iterator instead.
 from __future__ import annotations
 
 import json
+import math
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import anyio
+import anyio.abc
 import h11
 import httpcore
 
@@ -32,6 +34,7 @@ from ._chunked import BodyReader, ChunkedReader, LengthReader, UntilCloseReader
 from ._errors import (
     AuthenticationError,
     ConnectError,
+    ExpysError,
     HTTPStatusError,
     NotFoundError,
     PermissionDeniedError,
@@ -49,6 +52,7 @@ __all__ = [
     "StreamBody",
     "Transport",
     "origin_of",
+    "read_timeout_error",
     "status_error",
 ]
 
@@ -62,6 +66,7 @@ READ_SIZE = 64 * 1024
 #: How long closing a response may take before it is abandoned.
 CLOSE_TIMEOUT = 2.0
 
+_READ_TIMEOUT = "nothing received from {} within the read timeout"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Headers that carry credentials: never sent to another origin.
 _CREDENTIAL_HEADERS = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
@@ -89,27 +94,40 @@ def _redact(url: str) -> str:
 def _translate(url: str) -> Iterator[None]:
     # The single place where foreign exceptions become ours. The original is
     # not chained (``from None``): its text is kept, its type is not exposed.
-    where = _redact(url)
+    # Paths where a stream waits (connecting, reading) use ``_translated``
+    # in an ``except`` clause instead: no generator kept while they wait.
     try:
         yield
-    except (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.ProxyError) as exc:
-        raise ConnectError(f"cannot connect to {where}: {_describe(exc)}") from None
-    except httpcore.ReadTimeout:
-        raise ReadTimeout(f"nothing received from {where} within the read timeout") from None
-    except httpcore.PoolTimeout:
-        raise ConnectError(f"no connection to {where} became free in time") from None
-    except httpcore.UnsupportedProtocol as exc:
-        raise ConnectError(f"unsupported URL {where}: {_describe(exc)}") from None
-    except httpcore.LocalProtocolError as exc:  # we built a bad request: no retry
-        raise ProtocolError(f"invalid request to {where}: {_describe(exc)}") from None
-    except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
-        raise TransportError(f"connection to {where} failed: {_describe(exc)}") from None
-    except (h11.ProtocolError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-        raise TransportError(f"connection to {where} failed: {_describe(exc)}") from None
-    except ssl.SSLError as exc:
-        raise ConnectError(f"TLS with {where} failed: {_describe(exc)}") from None
-    except OSError as exc:
-        raise TransportError(f"connection to {where} failed: {_describe(exc)}") from None
+    except Exception as exc:
+        error = _translated(exc, url)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _translated(exc: Exception, url: str) -> ExpysError | None:
+    """Our error for a foreign exception from httpcore, h11 or a socket, else None."""
+    where = _redact(url)
+    match exc:
+        case httpcore.ConnectError() | httpcore.ConnectTimeout() | httpcore.ProxyError():
+            return ConnectError(f"cannot connect to {where}: {_describe(exc)}")
+        case httpcore.ReadTimeout():
+            return ReadTimeout(_READ_TIMEOUT.format(where))
+        case httpcore.PoolTimeout():
+            return ConnectError(f"no connection to {where} became free in time")
+        case httpcore.UnsupportedProtocol():
+            return ConnectError(f"unsupported URL {where}: {_describe(exc)}")
+        case httpcore.LocalProtocolError():  # we built a bad request: no retry
+            return ProtocolError(f"invalid request to {where}: {_describe(exc)}")
+        case httpcore.TimeoutException() | httpcore.NetworkError() | httpcore.ProtocolError():
+            return TransportError(f"connection to {where} failed: {_describe(exc)}")
+        case h11.ProtocolError() | anyio.BrokenResourceError() | anyio.ClosedResourceError():
+            return TransportError(f"connection to {where} failed: {_describe(exc)}")
+        case ssl.SSLError():
+            return ConnectError(f"TLS with {where} failed: {_describe(exc)}")
+        case OSError():
+            return TransportError(f"connection to {where} failed: {_describe(exc)}")
+    return None
 
 
 def _describe(exc: BaseException) -> str:
@@ -159,7 +177,7 @@ def _error_details(body: bytes) -> tuple[str | None, str | None]:
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class Response:
     """A response whose body is still to be read (or closed)."""
 
@@ -204,15 +222,44 @@ class Response:
 
 
 class StreamBody:
-    """Reads a streaming response's payload in bulk; see the module docstring."""
+    """Reads a streaming response's payload in bulk; see the module docstring.
+
+    In bulk mode the socket is read straight from the byte stream under
+    httpcore's network stream (anyio's, or trio's under trio). The read
+    timeout is the deadline of ``scope``, the caller's cancel scope, for as
+    long as a read waits (and ``inf`` otherwise): an idle stream then waits
+    in one coroutine under a scope it already has, not in httpcore's reader
+    with its two context managers and a scope of its own. The caller treats
+    a cancellation that ``scope`` catches as a read timeout, and does not
+    use the scope again. A network stream of another kind is read through
+    its ``read`` method, with httpcore's timeout.
+    """
+
+    __slots__ = (
+        "_fallback",
+        "_leading",
+        "_network",
+        "_reader",
+        "_receive",
+        "_scope",
+        "_timeout",
+        "_url",
+    )
 
     def __init__(
-        self, response: Response, read_timeout: float | None, *, bulk: bool = True
+        self,
+        response: Response,
+        read_timeout: float | None,
+        scope: anyio.CancelScope,
+        *,
+        bulk: bool = True,
     ) -> None:
-        self._response = response
+        self._url = response.url
         self._timeout = read_timeout
+        self._scope = scope
         self._leading = b""
         self._network: Any = None
+        self._receive: Callable[[int], Awaitable[bytes]] | None = None
         self._reader: BodyReader | None = None
         self._fallback: AsyncIterator[bytes] | None = None
         raw = response.raw
@@ -224,6 +271,7 @@ class StreamBody:
             assert h11_state is not None
             self._leading, _closed = h11_state.trailing_data
             self._network = network
+            self._receive = _byte_receiver(network)
             self._reader = _framing(response, version)
         else:
             self._fallback = raw.aiter_stream().__aiter__()
@@ -238,14 +286,42 @@ class StreamBody:
         reader = self._reader
         if reader is None:
             return await self._read_fallback()
+        receive = self._receive
         while not reader.done:
             if self._leading:
                 data, self._leading = self._leading, b""
-            else:
-                with _translate(self._response.url):
+            elif receive is None:
+                try:
                     data = await self._network.read(READ_SIZE, timeout=self._timeout)
-                if not data:
-                    return b""  # the server closed the connection
+                except Exception as exc:
+                    error = _translated(exc, self._url)
+                    if error is None:
+                        raise
+                    raise error from None
+            else:
+                # Inline, not a helper coroutine: this is where an idle
+                # stream waits, and every frame here is kept while it does.
+                scope = self._scope
+                if self._timeout is not None:
+                    scope.deadline = anyio.current_time() + self._timeout
+                try:
+                    data = await receive(READ_SIZE)
+                except anyio.EndOfStream:
+                    data = b""
+                except Exception as exc:
+                    if not _is_socket_error(exc):
+                        raise
+                    raise TransportError(
+                        f"connection to {_redact(self._url)} failed: {_describe(exc)}"
+                    ) from None
+                finally:
+                    scope.deadline = math.inf
+                if scope.cancel_called:
+                    # The deadline passed as the data came in: the data is
+                    # dropped unread, and the connection replaced.
+                    raise read_timeout_error(self._url)
+            if not data:
+                return b""  # the server closed the connection
             payload = reader.feed(data)
             if payload:
                 return payload
@@ -253,11 +329,43 @@ class StreamBody:
 
     async def _read_fallback(self) -> bytes:
         assert self._fallback is not None
-        with _translate(self._response.url):
-            try:
-                return await self._fallback.__anext__()
-            except StopAsyncIteration:
-                return b""
+        try:
+            return await self._fallback.__anext__()
+        except StopAsyncIteration:
+            return b""
+        except Exception as exc:
+            error = _translated(exc, self._url)
+            if error is None:
+                raise
+            raise error from None
+
+
+def _byte_receiver(network: Any) -> Callable[[int], Awaitable[bytes]] | None:
+    # httpcore's anyio and trio network streams keep the byte stream they
+    # wrap as ``_stream``: an anyio ByteReceiveStream (``receive``, which
+    # raises EndOfStream at the end) or a trio stream (``receive_some``,
+    # which returns b"").
+    inner = getattr(network, "_stream", None)
+    if isinstance(inner, anyio.abc.ByteReceiveStream):
+        return inner.receive
+    receive_some = getattr(inner, "receive_some", None)
+    if callable(receive_some) and type(network).__module__ == "httpcore._backends.trio":
+        return cast("Callable[[int], Awaitable[bytes]]", receive_some)
+    return None
+
+
+def read_timeout_error(url: str) -> ReadTimeout:
+    """The error for a stream that received nothing within its read timeout."""
+    return ReadTimeout(_READ_TIMEOUT.format(_redact(url)))
+
+
+def _is_socket_error(exc: Exception) -> bool:
+    # What a byte stream's receive raises when the connection fails: anyio's
+    # or trio's resource errors, or an OSError (ssl.SSLError is one).
+    if isinstance(exc, OSError | anyio.BrokenResourceError | anyio.ClosedResourceError):
+        return True
+    cls = type(exc)
+    return cls.__module__.startswith("trio") and cls.__name__.endswith("ResourceError")
 
 
 def _h11_connection(raw: httpcore.Response) -> h11.Connection | None:
@@ -305,6 +413,10 @@ class Transport:
         )
         self._connect_timeout = connect_timeout
         self._user_agent = user_agent.encode("latin-1", "replace")
+        # Request extensions by read timeout, shared by every request: the
+        # pool keeps a request (and so its extensions) as long as its
+        # response is open, and httpcore only reads them.
+        self._shared_extensions: dict[float | None, dict[str, Any]] = {}
 
     async def aclose(self) -> None:
         """Close the pool if this transport made it."""
@@ -345,6 +457,14 @@ class Transport:
             url = _redirect_target(url, location)
         raise RedirectError(f"more than {MAX_REDIRECTS} redirects, last to {_redact(url)}")
 
+    def _extensions(self, read_timeout: float | None) -> dict[str, Any]:
+        extensions = self._shared_extensions.get(read_timeout)
+        if extensions is None:
+            connect = self._connect_timeout
+            timeouts = {"connect": connect, "read": read_timeout, "write": connect, "pool": connect}
+            extensions = self._shared_extensions[read_timeout] = {"timeout": timeouts}
+        return extensions
+
     async def _send_once(
         self,
         method: str,
@@ -366,22 +486,21 @@ class Transport:
             wire_headers.append((key, value.encode("utf-8")))
         if body:
             wire_headers.append((b"Content-Length", str(len(body)).encode("ascii")))
-        timeouts = {
-            "connect": self._connect_timeout,
-            "read": read_timeout,
-            "write": self._connect_timeout,
-            "pool": self._connect_timeout,
-        }
         request = httpcore.Request(
             method.encode("ascii"),
             url,
             headers=wire_headers,
             content=body,
-            extensions={"timeout": timeouts},
+            extensions=self._extensions(read_timeout),
         )
-        with _translate(url):
+        try:
             raw = await self._pool.handle_async_request(request)
-        return Response(status=raw.status, headers=list(raw.headers), url=url, raw=raw)
+        except Exception as exc:
+            error = _translated(exc, url)
+            if error is None:
+                raise
+            raise error from None
+        return Response(status=raw.status, headers=raw.headers, url=url, raw=raw)
 
 
 def _host_header(url: str) -> bytes:

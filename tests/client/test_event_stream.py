@@ -84,11 +84,11 @@ async def test_a_consumer_that_stops_reading_stops_the_socket_reads(
         for i in range(3000):
             await server.publish(CONVERSATION, "usr_bob", f"flood {i}")
         assert await collect(stream, 1)
-        assert stream._receive is not None
+        assert stream._channel is not None
         with anyio.fail_after(10):
-            while stream._receive.statistics().tasks_waiting_send < 1:
+            while stream._channel.statistics().tasks_waiting_send < 1:
                 await anyio.sleep(0.01)
-        stats = stream._receive.statistics() if stream._receive else None
+        stats = stream._channel.statistics() if stream._channel else None
         assert stats is not None
         assert stats.current_buffer_used == stats.max_buffer_size == 2
         assert stats.tasks_waiting_send == 1  # the reader, blocked: not reading
