@@ -60,6 +60,13 @@ def test_wrong_types(kwargs: dict[str, object]) -> None:
         ServerSentEvent(**kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("id_", ["a\rb", "a\n", "\r", "\r\n"])
+def test_id_with_a_line_end_is_rejected(id_: str) -> None:
+    # No stream can dispatch one: a line end ends the id field.
+    with pytest.raises(ValueError, match="CR or LF"):
+        ServerSentEvent(id=id_)
+
+
 def test_negative_retry_is_rejected() -> None:
     with pytest.raises((TypeError, ValueError)):
         ServerSentEvent(retry=-1)

@@ -179,6 +179,19 @@ def test_error_carries_events_before_a_data_overflow() -> None:
     assert [e.data for e in info.value.events] == ["a"]
 
 
+@pytest.mark.parametrize("end", [b"\r", b"\n", b"\r\n"])
+def test_error_carries_events_that_cr_ended_lines_completed_before_a_long_line(
+    end: bytes,
+) -> None:
+    # CRs end lines inside what the decoder splits at LFs: the lines before
+    # the long one still dispatch, whole or in any chunking.
+    stream = b"data: a\r\rdata: b\r\r" + b"x" * 17 + end + b"data: c\n\n"
+    for cut in range(len(stream) + 1):
+        index, seen = _raises_at(SSEDecoder(16), [stream[:cut], stream[cut:]])
+        assert index is not None, cut
+        assert seen == ["a", "b"], cut
+
+
 def test_error_is_a_protocol_error() -> None:
     with pytest.raises(EventTooLarge) as info:
         SSEDecoder(8).feed(b"x" * 9)

@@ -546,7 +546,7 @@ def test_bad_max_event_size(size: object) -> None:
         SSEDecoder(size)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("start_id", ["a\x00b", b"abc", 1])
+@pytest.mark.parametrize("start_id", ["a\x00b", "a\rb", "a\n", "\r", b"abc", 1])
 def test_bad_last_event_id(start_id: object) -> None:
     with pytest.raises(ValueError):
         SSEDecoder(last_event_id=start_id)  # type: ignore[arg-type]

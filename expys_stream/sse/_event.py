@@ -29,6 +29,8 @@ class ServerSentEvent:
     Construct one with keywords, e.g. for tests or to feed an encoder::
 
         ServerSentEvent(event="typing", data="{}", id="msg_1")
+
+    ``id`` must not hold CR or LF (``ValueError``): no stream can set one.
     """
 
     # The decoder builds instances without calling __init__ (see _decoder.py):
@@ -57,6 +59,9 @@ class ServerSentEvent:
             raise TypeError("event, data and id must be str")
         if retry is not None and (type(retry) is not int or retry < 0):
             raise TypeError("retry must be a non-negative int or None")
+        if "\r" in id or "\n" in id:
+            # No stream can dispatch such an ID (a line end ends the field).
+            raise ValueError("id must not hold CR or LF")
         self._event = event
         self._data = data
         self._data_bytes = data.encode("utf-8")
