@@ -12,12 +12,11 @@ How it follows the WHATWG HTML standard ("Server-sent events", section
   ``errors="replace"``: the same text that decoding the whole stream first
   would give. ``data`` stays as bytes until someone asks for text.
 * One BOM at the very start of the stream is dropped, and only there.
-* A line ends at CRLF, LF or CR. Each chunk is split at its LFs by
-  ``BytesIO.readlines`` (memchr, in C). In a chunk without CR every line
-  ends with LF; in one with CR, a line that ends with CRLF and holds no
-  other CR takes the fast path, and any other is split at its CRs as well.
-  A CR that ends one chunk makes a LF that starts the next part of the same
-  line end.
+* A line ends at CRLF, LF or CR. A chunk whose line ends are all LF, or all
+  CRLF, is split at its LFs by ``BytesIO.readlines`` (memchr, in C); any
+  other mix goes through ``bytes.splitlines``, which knows all three. A CR
+  that ends one chunk makes a LF that starts the next part of the same line
+  end.
 * Blank line: dispatch. ``:`` first: a comment. Otherwise ``name:value`` with
   one leading space of the value removed, or a whole line naming a field
   with an empty value. Unknown fields are ignored.
@@ -232,51 +231,61 @@ class SSEDecoder:
         tail = b"" if data[-1] == 10 else lines.pop()
         eol = b"\n"
         if b"\r" in data:
-            # Expect CRLF: the fast path takes what has that shape, and the
-            # general one splits whatever else at every CR, LF and CRLF.
+            # CRLF throughout (each complete line has a CR before its LF,
+            # and there is no other CR) keeps the fast path; any other mix
+            # of line ends takes the general one.
+            try:
+                crlf = list(map(_before_lf, lines)).count(13) == len(lines) == data.count(b"\r")
+            except IndexError:  # a line that is a bare LF
+                crlf = False
+            if not crlf:
+                return self._feed_mixed(data, nul)
             eol = b"\r\n"
-            cr = tail.rfind(b"\r")
-            if cr >= 0:
-                # CRs in the unfinished line end lines too: those go on as
-                # one line whose own CRs the general path splits at.
-                lines.append(tail[:cr] + b"\r\n")
-                tail = tail[cr + 1 :]
 
         events: list[ServerSentEvent] = []
         if len(data) > limit:
             # Only a chunk longer than the limit can hold a line that breaks
             # it: check its lines then.
             for index, line in enumerate(lines):
-                if len(line) > limit + 1 and _longest_line(line) > limit:
+                if len(line) - len(eol) > limit:
                     self._process(lines[:index], events, not nul, eol)
-                    # The lines its CRs end before the long one count too.
-                    for part in _line_text(line).split(b"\r"):
-                        if len(part) > limit:
-                            self._fail_line(events)
-                        self._line(part, events)
+                    self._fail_line(events)
         # Hold back the complete lines of the unfinished event (usually one
         # or two), so that the next chunk starts at an event boundary where
         # the fast path works, unless there are many, they are large, or
         # they set the retry time (which takes effect at once).
         end = len(lines)
-        if eol == b"\n":
-            while end and lines[end - 1] != b"\n":
-                end -= 1
-        else:  # a blank line may also be a bare LF, or hide behind a CR
-            while end and _without_blank(lines[end - 1]):
-                end -= 1
+        while end and lines[end - 1] != eol:
+            end -= 1
         if end < len(lines):
             held = lines[end:]
             if (
                 len(held) <= _HOLD_LINES
                 and sum(map(len, held)) + len(tail) <= limit
-                and not any(line.startswith(b"retry") or b"\rretry" in line for line in held)
+                and not any(line.startswith(b"retry") for line in held)
             ):
                 self._held = b"".join(held)
                 del lines[end:]
         self._process(lines, events, not nul, eol)
         self._keep_tail(tail, events)
         self._carried_nul = nul and bool(self._tail or self._held)
+        return events
+
+    def _feed_mixed(self, data: bytes, nul: bool) -> list[ServerSentEvent]:
+        # A chunk whose lines do not all end alike: splitlines knows all
+        # three line ends. Rare in practice, so no fast path and nothing
+        # held back; these lines come without their line ends. A CR at the
+        # very end was made CRLF by feed.
+        lines = data.splitlines()
+        tail = b"" if data[-1] == 10 else lines.pop()
+        events: list[ServerSentEvent] = []
+        limit = self._max
+        for line in lines:
+            if len(line) > limit:
+                self._fail_line(events)
+            self._line(line, events)
+        self._keep_tail(tail, events)
+        self._carried_nul = nul and bool(self._tail)
         return events
 
     def _keep_tail(self, tail: bytes, events: list[ServerSentEvent]) -> None:
@@ -327,10 +336,11 @@ class SSEDecoder:
         # gives exactly what the general rules give. Any other line goes
         # through _line, one at a time, until the decoder is at a boundary
         # again. Every line is handled once.
-        rule = self._lf_line if eol == b"\n" else self._crlf_line
+        rule = self._line
+        cut = -len(eol)
         if not fast:
             for line in lines:
-                rule(line, events)
+                rule(line[:cut], events)
             return
         n = len(lines)
         pos = 0
@@ -340,7 +350,7 @@ class SSEDecoder:
                 if after != pos:
                     pos = after
                     continue
-            rule(lines[pos], events)
+            rule(lines[pos][:cut], events)
             pos += 1
 
     def _bulk(
@@ -381,25 +391,6 @@ class SSEDecoder:
             while datas[k].startswith(b"data: ") and ids[k].startswith(b"id: "):
                 k += 1
             del type_lines[k:]
-        values: Iterable[bytes]
-        if len(eol) == 1:
-            values = map(_data_value, datas)
-        else:
-            values = crlf_values = list(map(_data_value_crlf, datas[:k]))
-            if not (
-                list(map(_before_lf, datas[:k])).count(13) == k
-                and list(map(_before_lf, ids[:k])).count(13) == k
-                and b"".join(ids[:k]).count(b"\r") == k
-                and b"\r" not in b"".join(crlf_values)
-            ):
-                # Each data and id line must end with CRLF and hold no other
-                # CR: the run ends before the first that does not.
-                k = 0
-                while k < len(crlf_values) and _crlf_window(datas[k], ids[k]):
-                    k += 1
-                if not k:
-                    return pos
-                del type_lines[k:]
         etypes: Iterable[str]
         if type_lines.count(b"event: message" + eol) == k:
             etypes = repeat("message", k)
@@ -416,7 +407,8 @@ class SSEDecoder:
         append = events.append
         new = _new_event
         cls = ServerSentEvent
-        for data, id_line, etype in zip(values, ids, etypes, strict=False):
+        value = _data_value if len(eol) == 1 else _data_value_crlf
+        for data, id_line, etype in zip(map(value, datas), ids, etypes, strict=False):
             event = new(cls)
             event._data_bytes = data
             event._event = etype
@@ -425,20 +417,6 @@ class SSEDecoder:
             append(event)
         self._id_line = self._last_id_line = ids[k - 1]
         return pos + 4 * k
-
-    def _lf_line(self, line: bytes, events: list[ServerSentEvent]) -> None:
-        # A line of a chunk without CR: it ends with LF.
-        self._line(line[:-1], events)
-
-    def _crlf_line(self, line: bytes, events: list[ServerSentEvent]) -> None:
-        # A line of a chunk with CR: it ends with CRLF or LF, and each CR
-        # inside it ends a line too.
-        text = _line_text(line)
-        if b"\r" in text:
-            for part in text.split(b"\r"):
-                self._line(part, events)
-        else:
-            self._line(text, events)
 
     def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
         # The standard's rules for one complete line, applied to the state
@@ -496,34 +474,6 @@ class SSEDecoder:
 
 def _valid_id(value: str) -> bool:
     return "\0" not in value and "\r" not in value and "\n" not in value
-
-
-def _crlf_window(data_line: bytes, id_line: bytes) -> bool:
-    # A data and an id line of a CRLF chunk that the fast path may take.
-    return (
-        data_line.endswith(b"\r\n")
-        and id_line.endswith(b"\r\n")
-        and b"\r" not in data_line[:-2]
-        and b"\r" not in id_line[:-2]
-    )
-
-
-def _without_blank(line: bytes) -> bool:
-    # A line of a chunk with CR that is not blank and holds no CR that might
-    # end a blank line inside it.
-    return line != b"\r\n" and line != b"\n" and b"\r" not in line[:-2]
-
-
-def _line_text(line: bytes) -> bytes:
-    # A line from readlines without its line end, CRLF or LF.
-    return line[:-2] if line.endswith(b"\r\n") else line[:-1]
-
-
-def _longest_line(line: bytes) -> int:
-    # The longest of the lines that one line from readlines holds: itself
-    # without its line end, or the parts its CRs split it into.
-    text = _line_text(line)
-    return max(map(len, text.split(b"\r"))) if b"\r" in text else len(text)
 
 
 def _parse_retry(digits: bytes) -> int:
