@@ -395,7 +395,9 @@ class _StreamCore:
             await send.put(_Prelude(items))
 
     def _remember(self, id_lines: list[bytes]) -> None:
-        # Per batch, not per event: keeps the recent id lines for replay checks.
+        # Per batch, not per event: keeps the recent id lines for replay checks,
+        # raw (LF or CRLF); _seen_ids brings them to one form, once per
+        # reconnect rather than once per event.
         if not id_lines:
             return
         recent = self._recent
@@ -409,7 +411,7 @@ class _StreamCore:
     def _seen_ids(self) -> set[bytes] | None:
         if self._recent is None:
             return None
-        seen = {line for lines in self._recent for line in lines}
+        seen = {_id_key(line) for lines in self._recent for line in lines}
         seen.discard(_id_line(""))  # an event without an id cannot be matched
         return seen or None
 
@@ -489,9 +491,7 @@ class _StreamCore:
                     if self._filter_replays:
                         if seen:
                             events, seen = _drop_replayed(events, seen)
-                        self._remember(
-                            [_id_key(e._id_line) for e in events if e._event == "message"]
-                        )
+                        self._remember([e._id_line for e in events if e._event == "message"])
                     await send.put(events)
         finally:
             self._resume_id = decoder.last_event_id

@@ -22,7 +22,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import anyio
@@ -94,15 +94,21 @@ def _redact(url: str) -> str:
 def _translate(url: str) -> Iterator[None]:
     # The single place where foreign exceptions become ours. The original is
     # not chained (``from None``): its text is kept, its type is not exposed.
-    # Paths where a stream waits (connecting, reading) use ``_translated``
-    # in an ``except`` clause instead: no generator kept while they wait.
+    # Paths where a stream waits (connecting, reading) call
+    # ``_raise_translated`` in an ``except`` clause instead: no generator
+    # kept while they wait.
     try:
         yield
     except Exception as exc:
-        error = _translated(exc, url)
-        if error is None:
-            raise
-        raise error from None
+        _raise_translated(exc, url)
+
+
+def _raise_translated(exc: Exception, url: str) -> NoReturn:
+    """Raise our error for ``exc`` (see ``_translated``), or ``exc`` itself."""
+    error = _translated(exc, url)
+    if error is None:
+        raise exc
+    raise error from None
 
 
 def _translated(exc: Exception, url: str) -> ExpysError | None:
@@ -294,10 +300,7 @@ class StreamBody:
                 try:
                     data = await self._network.read(READ_SIZE, timeout=self._timeout)
                 except Exception as exc:
-                    error = _translated(exc, self._url)
-                    if error is None:
-                        raise
-                    raise error from None
+                    _raise_translated(exc, self._url)
             else:
                 # Inline, not a helper coroutine: this is where an idle
                 # stream waits, and every frame here is kept while it does.
@@ -334,10 +337,7 @@ class StreamBody:
         except StopAsyncIteration:
             return b""
         except Exception as exc:
-            error = _translated(exc, self._url)
-            if error is None:
-                raise
-            raise error from None
+            _raise_translated(exc, self._url)
 
 
 def _byte_receiver(network: Any) -> Callable[[int], Awaitable[bytes]] | None:
@@ -496,10 +496,7 @@ class Transport:
         try:
             raw = await self._pool.handle_async_request(request)
         except Exception as exc:
-            error = _translated(exc, url)
-            if error is None:
-                raise
-            raise error from None
+            _raise_translated(exc, url)
         return Response(status=raw.status, headers=raw.headers, url=url, raw=raw)
 
 

@@ -37,10 +37,16 @@ async def test_a_waiting_consumer_wakes_for_an_item_and_for_the_end() -> None:
     channel: Channel[str] = Channel(1)
     async with anyio.create_task_group() as tg:
 
+        async def consumer_waiting() -> None:
+            while channel.statistics().tasks_waiting_receive < 1:
+                await anyio.lowlevel.checkpoint()
+
         async def later() -> None:
-            await anyio.sleep(0.01)
+            # Put and close only once the consumer waits: what is tested is
+            # the wake-up, not an item that was already there.
+            await consumer_waiting()
             await channel.put("a")
-            await anyio.sleep(0.01)
+            await consumer_waiting()
             channel.close_put()
 
         tg.start_soon(later)

@@ -7,7 +7,7 @@ from typing import Any
 
 import anyio
 import pytest
-from client_support import CONVERSATION, collect, subscribed
+from client_support import CONVERSATION, Scripted, collect, http_response, running, subscribed
 
 from expys_stream import open_message_stream
 from expys_stream._client import Client
@@ -177,3 +177,36 @@ async def test_accept_then_drop_never_spins(
             async for _message in stream:
                 pass
     assert 2 <= len(stream_requests(server)) <= 60
+
+
+def _chat_event(n: int, eol: bytes) -> bytes:
+    data = (
+        b'{"id":"msg_%d","conversationID":"c","authorID":"a","createdAt":"2026-11-27T10:15:02Z"}'
+        % n
+    )
+    lines = [b"id: msg_%d" % n, b"event: message", b"data: " + data, b""]
+    return eol.join(lines) + eol
+
+
+@pytest.mark.parametrize(
+    ("first_eol", "second_eol"),
+    [(b"\n", b"\n"), (b"\n", b"\r\n"), (b"\r\n", b"\n")],
+    ids=["lf-then-lf", "lf-then-crlf", "crlf-then-lf"],
+)
+async def test_a_server_that_replays_delivered_messages_repeats_nothing(
+    first_eol: bytes, second_eol: bytes
+) -> None:
+    # The second connection ignores Last-Event-ID and starts over, with
+    # other line ends: the replayed messages are recognised by their ids.
+    first = b"".join(_chat_event(n, first_eol) for n in (1, 2))
+    second = b"".join(_chat_event(n, second_eol) for n in (1, 2, 3))
+    server = Scripted([http_response(200, first), http_response(200, second), http_response(204)])
+    async with (
+        running(server),
+        open_message_stream("c", token="t", base_url=server.url, backoff_base=0.01) as stream,
+    ):
+        with anyio.fail_after(10):
+            got = [message.id async for message in stream]
+    assert got == ["msg_1", "msg_2", "msg_3"]
+    assert server.header(1, b"last-event-id") == b"msg_2"
+    assert stream.reconnects == 2
