@@ -1,10 +1,11 @@
-"""Fuzz target for the SSE decoder, with one invariant.
+"""Fuzz target for the SSE decoder, with two invariants.
 
 Feed arbitrary bytes, in chunks chosen by the fuzz input, to a decoder with
 a small ``max_event_size``: the only exception that may escape is
 ``EventTooLarge``, and the outcome (the events delivered before any error,
 whether an error happened, and otherwise the final ``last_event_id`` and
-``retry``) is the same as feeding the bytes whole or one at a time.
+``retry``) is the same as feeding the bytes whole or one at a time, and the
+same as the reference decoder's (``naive_sse.py``, the standard's prose).
 
 Two ways to run it::
 
@@ -82,6 +83,10 @@ TOKENS = [
     b"\x0b",
     b"\x85",
     b"id: 1\nevent: message\ndata: x\n\n",
+    b"id: 2\r\nevent: message\r\ndata: y\r\n\r\n",
+    b"id: ",
+    b"data: ",
+    b"event: message",
 ]
 
 
@@ -109,13 +114,15 @@ def plan(data: bytes) -> tuple[int, bytes, list[bytes]]:
 
 def check(data: bytes) -> Outcome:
     """The invariant for one fuzz input; raises if it does not hold."""
-    from naive_sse import run_decoder
+    from naive_sse import decode, run_decoder
 
     limit, stream, chunks = plan(data)
     # run_decoder stops at EventTooLarge; any other exception escapes.
     whole = run_decoder([stream], max_event_size=limit)
     chunked = run_decoder(chunks, max_event_size=limit)
     assert chunked.key() == whole.key(), (stream, chunks, limit)
+    # And what the decoder makes of the stream is what the standard says.
+    assert whole.key() == decode(stream, max_event_size=limit).key(), (stream, limit)
     if len(stream) <= 512:
         single = run_decoder([stream[i : i + 1] for i in range(len(stream))], max_event_size=limit)
         assert single.key() == whole.key(), (stream, limit)

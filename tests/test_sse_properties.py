@@ -32,13 +32,18 @@ PROPERTY = settings(deadline=None, max_examples=150, suppress_health_check=[Heal
 _END = st.sampled_from([b"\n", b"\n", b"\n", b"\n", b"\r\n", b"\r"])
 _IDS = st.one_of(
     st.integers(0, 10**6).map(lambda n: b"%d" % n),
-    st.sampled_from([b"", b" ", b"a b", b"x\x00y", b"\x00", b"\xff", b"\xc3\xa9", b"\xe2\x82"]),
+    st.sampled_from(
+        [b"", b" ", b"a b", b"x\x00y", b"\x00", b"\xff", b"\xc3\xa9", b"\xe2\x82", b"a\rb", b"c\r"]
+    ),
 )
 _TYPES = st.sampled_from([b"message", b"message", b"update", b"t", b"", b" x", b"\xff", b"e\x00"])
 _TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=12)
 _DATA = st.one_of(
     _TEXT.map(str.encode),
     st.sampled_from([b"", b" ", b'{"a": 1}', b"a:b", b"\xe2\x82", b"\x00", b"\xef\xbb\xbf"]),
+    # A lone CR ends a line inside what looks like one: the shortcut must
+    # notice it in any column, with LF or CRLF around it.
+    st.sampled_from([b"a\rb", b"x\r", b"\r", b"\rdata: y", b"z\r\r"]),
 )
 
 

@@ -376,10 +376,12 @@ RULES = [
         events=(ev("x", id="1"), ev("y", id="1")),
         last_id="1",
     ),
-    # --- Line ends, as the decoder splits them: a chunk whose lines all end
-    # with LF, or all with CRLF, takes the fast path; any other mix goes
-    # through the general one. Switching between them, inside a chunk or
-    # from one chunk to the next, must not change a thing.
+    # --- Line ends, as the decoder splits them: every chunk is split at its
+    # LFs; in a chunk that holds a CR, a run of chat-shaped events takes the
+    # fast path only while its data and id lines end like its blank lines
+    # and hold no other CR, and every other line is split again at its lone
+    # CRs. Switching between line ends, inside a chunk or from one chunk to
+    # the next, must not change a thing.
     rule(
         "crlf-chat-shape-repeated",
         b"id: 1\r\nevent: t\r\ndata: a\r\n\r\nid: 2\r\nevent: t\r\ndata: b\r\n\r\n",
@@ -438,6 +440,78 @@ RULES = [
         b"id: 2\r\nevent: typing\r\ndata: b\r\n\r\nid: 3\r\nevent: typing\r\ndata: c\r\n\r\n",
         events=(ev("a", "typing", "1"), ev("b", "typing", "2"), ev("c", "typing", "3")),
         last_id="3",
+    ),
+    rule(
+        "lf-chat-shape-in-a-chunk-with-a-cr-elsewhere",
+        b": a\rcomment\nid: 1\nevent: message\ndata: x\n\nid: 2\nevent: message\ndata: y\n\n",
+        events=(ev("x", id="1"), ev("y", id="2")),
+        last_id="2",
+    ),
+    rule(
+        "lf-chat-shape-then-crlf-chat-shape-in-one-chunk",
+        b"id: 1\nevent: message\ndata: x\n\nid: 2\r\nevent: message\r\ndata: y\r\n\r\n",
+        events=(ev("x", id="1"), ev("y", id="2")),
+        last_id="2",
+    ),
+    rule(
+        "crlf-chat-shape-with-a-lone-cr-in-data",
+        b"id: 1\r\nevent: message\r\ndata: a\rdata: b\r\n\r\n"
+        b"id: 2\r\nevent: message\r\ndata: c\r\n\r\n",
+        events=(ev("a\nb", id="1"), ev("c", id="2")),
+        last_id="2",
+    ),
+    rule(
+        "crlf-chat-shape-with-a-lone-cr-in-id",
+        b"id: 1\r\nevent: message\r\ndata: a\r\n\r\n"
+        b"id: 2\rid: 3\r\nevent: message\r\ndata: b\r\n\r\n",
+        events=(ev("a", id="1"), ev("b", id="3")),
+        last_id="3",
+    ),
+    rule(
+        "crlf-chat-shape-with-a-lone-cr-ending-data",
+        # "data: a" CR, then "" CRLF: a blank line that dispatches early.
+        b"id: 1\r\nevent: message\r\ndata: a\r\r\n\r\n"
+        b"id: 2\r\nevent: message\r\ndata: b\r\n\r\n",
+        events=(ev("a", id="1"), ev("b", id="2")),
+        last_id="2",
+    ),
+    rule(
+        "crlf-chat-shape-with-an-lf-data-line",
+        b"id: 1\r\nevent: message\r\ndata: ab\n\r\n"
+        b"id: 2\r\nevent: message\r\ndata: cd\r\n\r\n",
+        events=(ev("ab", id="1"), ev("cd", id="2")),
+        last_id="2",
+    ),
+    rule(
+        "crlf-chat-shape-with-an-lf-id-line",
+        b"id: 1\r\nevent: message\r\ndata: a\r\n\r\n"
+        b"id: 22\nevent: message\r\ndata: b\r\n\r\n",
+        events=(ev("a", id="1"), ev("b", id="22")),
+        last_id="22",
+    ),
+    rule(
+        "lf-chat-shape-with-a-crlf-data-line",
+        b"id: 1\nevent: message\ndata: ab\r\n\nid: 2\nevent: message\ndata: cd\n\n",
+        events=(ev("ab", id="1"), ev("cd", id="2")),
+        last_id="2",
+    ),
+    rule(
+        "lf-chat-shape-with-a-lone-cr-in-id",
+        b"id: 1\nevent: message\ndata: a\n\nid: 2\r3\nevent: message\ndata: b\n\n",
+        events=(ev("a", id="1"), ev("b", id="2")),
+        last_id="2",
+    ),
+    rule(
+        "lone-crs-in-an-unfinished-line",
+        b"data: a\rdata: b\rdata: c",
+        b"\n\n",
+        events=(ev("a\nb\nc"),),
+    ),
+    rule(
+        "lone-cr-blank-line-in-an-unfinished-line",
+        b"data: a\r\rdata: b",
+        b"\n\n",
+        events=(ev("a"), ev("b")),
     ),
     rule(
         "crlf-empty-id-and-empty-data",
@@ -501,6 +575,17 @@ def test_final_cr_dispatches_without_waiting_for_lf() -> None:
     assert [e.data for e in decoder.feed(b"data: x\r\r")] == ["x"]
     assert decoder.feed(b"\n") == []  # the LF of the CRLF: no second blank line
     assert [e.data for e in decoder.feed(b"data: y\n\n")] == ["y"]
+
+
+def test_lone_cr_blank_line_in_the_last_line_dispatches_at_once() -> None:
+    # The last complete line of a chunk may hold a blank line that a lone CR
+    # makes: its event is complete, so the chunk returns it.
+    decoder = SSEDecoder()
+    events = decoder.feed(b"id: 1\r\nevent: message\r\ndata: x\r\n\r\ndata: y\r\r\n")
+    assert [e.data for e in events] == ["x", "y"]
+    assert decoder.last_event_id == "1"
+    assert [e.data for e in decoder.feed(b"data: z\r\rdata: w")] == ["z"]
+    assert [e.data for e in decoder.feed(b"\n\n")] == ["w"]
 
 
 def test_last_event_id_moves_only_at_blank_lines() -> None:

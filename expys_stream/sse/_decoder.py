@@ -12,11 +12,11 @@ How it follows the WHATWG HTML standard ("Server-sent events", section
   ``errors="replace"``: the same text that decoding the whole stream first
   would give. ``data`` stays as bytes until someone asks for text.
 * One BOM at the very start of the stream is dropped, and only there.
-* A line ends at CRLF, LF or CR. A chunk whose line ends are all LF, or all
-  CRLF, is split at its LFs by ``BytesIO.readlines`` (memchr, in C); any
-  other mix goes through ``bytes.splitlines``, which knows all three. A CR
-  that ends one chunk makes a LF that starts the next part of the same line
-  end.
+* A line ends at CRLF, LF or CR. Every chunk is split at its LFs by
+  ``BytesIO.readlines`` (memchr, in C). In a chunk that holds a CR, a line
+  whose text still holds one is split there again, so that CRLF, LF and a
+  lone CR all end a line, in any mix. A CR that ends one chunk makes a LF
+  that starts the next part of the same line end.
 * Blank line: dispatch. ``:`` first: a comment. Otherwise ``name:value`` with
   one leading space of the value removed, or a whole line naming a field
   with an empty value. Unknown fields are ignored.
@@ -69,6 +69,12 @@ _RUN = 64
 _data_value = itemgetter(slice(6, -1))  # b"data: VALUE\n" -> b"VALUE"
 _data_value_crlf = itemgetter(slice(6, -2))  # b"data: VALUE\r\n" -> b"VALUE"
 _before_lf = itemgetter(-2)
+# Line ends as readlines leaves them on a line.
+_LF_END = b"\n"
+_CRLF_END = b"\r\n"
+# Bytes as ints: ``13 in data`` is a plain memchr, whereas ``b"\r" in data``
+# first tries the operand as an int and formats (then drops) a TypeError.
+_NUL, _LF, _CR = 0, 10, 13
 
 
 class SSEDecoder:
@@ -211,8 +217,8 @@ class SSEDecoder:
             data += b"\n"
         # NUL changes what an id line means, so the fast path is off for a
         # chunk that holds one, or that continues lines that held one.
-        nul = self._carried_nul or b"\0" in data
-        if b"\n" not in data and b"\r" not in data:  # still inside the same line
+        nul = self._carried_nul or _NUL in data
+        if _LF not in data and _CR not in data:  # still inside the same line
             self._tail.append(data)
             self._tail_size += len(data)
             self._carried_nul = nul
@@ -225,57 +231,57 @@ class SSEDecoder:
             self._tail = []
             self._tail_size = 0
         # BytesIO finds LFs with memchr: the cheapest split there is. Every
-        # line keeps its line end; the last one is unfinished unless the
-        # chunk ends with LF.
+        # line keeps its LF; the last one is unfinished unless the chunk
+        # ends with LF.
+        cr = _CR in data
+        if cr and len(data) > limit:
+            # Lines may break the limit; splitlines finds them all.
+            return self._feed_mixed(data, nul)
         lines = BytesIO(data).readlines()
         tail = b"" if data[-1] == 10 else lines.pop()
-        eol = b"\n"
-        if b"\r" in data:
-            # CRLF throughout (each complete line has a CR before its LF,
-            # and there is no other CR) keeps the fast path; any other mix
-            # of line ends takes the general one.
-            try:
-                crlf = list(map(_before_lf, lines)).count(13) == len(lines) == data.count(b"\r")
-            except IndexError:  # a line that is a bare LF
-                crlf = False
-            if not crlf:
-                return self._feed_mixed(data, nul)
-            eol = b"\r\n"
+        if cr and _CR in tail:
+            # Lines that a lone CR ended inside the unfinished one: written
+            # as CRLF lines (the CR is not the last byte of the chunk, so no
+            # LF can follow it).
+            *ended, tail = tail.split(b"\r")
+            lines += [line + _CRLF_END for line in ended]
 
         events: list[ServerSentEvent] = []
         if len(data) > limit:
             # Only a chunk longer than the limit can hold a line that breaks
-            # it: check its lines then.
+            # it: check its lines then (no CR here, see above).
             for index, line in enumerate(lines):
-                if len(line) - len(eol) > limit:
-                    self._process(lines[:index], events, not nul, eol)
+                if len(line) - 1 > limit:
+                    self._process(lines[:index], events, not nul, cr)
                     self._fail_line(events)
         # Hold back the complete lines of the unfinished event (usually one
         # or two), so that the next chunk starts at an event boundary where
         # the fast path works, unless there are many, they are large, or
-        # they set the retry time (which takes effect at once).
+        # one of them takes effect at once: a retry, or a blank line that a
+        # lone CR makes inside the line.
         end = len(lines)
-        while end and lines[end - 1] != eol:
+        while end and lines[end - 1] != _LF_END and lines[end - 1] != _CRLF_END:
             end -= 1
         if end < len(lines):
             held = lines[end:]
             if (
                 len(held) <= _HOLD_LINES
                 and sum(map(len, held)) + len(tail) <= limit
-                and not any(line.startswith(b"retry") for line in held)
+                and not any(line.startswith(b"retry") or (cr and _CR in line[:-2]) for line in held)
             ):
                 self._held = b"".join(held)
                 del lines[end:]
-        self._process(lines, events, not nul, eol)
+        self._process(lines, events, not nul, cr)
         self._keep_tail(tail, events)
         self._carried_nul = nul and bool(self._tail or self._held)
         return events
 
     def _feed_mixed(self, data: bytes, nul: bool) -> list[ServerSentEvent]:
-        # A chunk whose lines do not all end alike: splitlines knows all
-        # three line ends. Rare in practice, so no fast path and nothing
-        # held back; these lines come without their line ends. A CR at the
-        # very end was made CRLF by feed.
+        # A chunk longer than the limit, with a CR in it: splitlines finds
+        # every line, whatever ends it, so that each is checked against the
+        # limit. No fast path and nothing held back; these lines come
+        # without their line ends. A CR at the very end was made CRLF by
+        # feed.
         lines = data.splitlines()
         tail = b"" if data[-1] == 10 else lines.pop()
         events: list[ServerSentEvent] = []
@@ -321,12 +327,13 @@ class SSEDecoder:
         raise EventTooLarge(f"{reason} (max_event_size)", limit=self._max, events=events)
 
     def _process(
-        self, lines: list[bytes], events: list[ServerSentEvent], fast: bool, eol: bytes
+        self, lines: list[bytes], events: list[ServerSentEvent], fast: bool, cr: bool
     ) -> None:
         # Applies the standard's rules to complete lines, each still ending
-        # with ``eol`` (LF or CRLF), in order. ``fast`` is False when the chunk holds a
-        # NUL, which changes what an id line means; then every line takes
-        # the general rules.
+        # with LF, in order. ``cr`` is True when the chunk holds a CR: then a
+        # line may end with CRLF, or hold lines that a lone CR ended.
+        # ``fast`` is False when the chunk holds a NUL, which changes what
+        # an id line means; then every line takes the general rules.
         #
         # Chat streams repeat one shape, "id: X" / "event: T" / "data: D" /
         # "" (or with the event line first). At an event boundary (no event
@@ -334,33 +341,43 @@ class SSEDecoder:
         # follow, with list slicing and C-level checks over the columns
         # rather than Python work per line. For such a window the shortcut
         # gives exactly what the general rules give. Any other line goes
-        # through _line, one at a time, until the decoder is at a boundary
-        # again. Every line is handled once.
+        # through the general rules, one at a time, until the decoder is at
+        # a boundary again. Every line is handled once.
         rule = self._line
-        cut = -len(eol)
+        cr_rule = self._cr_line
         if not fast:
             for line in lines:
-                rule(line[:cut], events)
+                if cr:
+                    cr_rule(line, events)
+                else:
+                    rule(line[:-1], events)
             return
         n = len(lines)
         pos = 0
         while pos < n:
             if not self._data and self._type is None and self._event_retry is None:
-                after = self._bulk(lines, pos, n, events, eol)
+                after = self._bulk(lines, pos, n, events, cr)
                 if after != pos:
                     pos = after
                     continue
-            rule(lines[pos][:cut], events)
+            if cr:
+                cr_rule(lines[pos], events)
+            else:
+                rule(lines[pos][:-1], events)
             pos += 1
 
     def _bulk(
-        self, lines: list[bytes], pos: int, n: int, events: list[ServerSentEvent], eol: bytes
+        self, lines: list[bytes], pos: int, n: int, events: list[ServerSentEvent], cr: bool
     ) -> int:
         # The chat-shaped windows of four lines from ``pos`` (at a boundary),
-        # at most _RUN of them: makes their events and returns the index of
-        # the first line after them (``pos`` itself when the first window
-        # is not of that shape).
-        if pos + 4 > n or lines[pos + 3] != eol or not lines[pos + 2].startswith(b"data: "):
+        # at most _RUN of them, all ending like the first window's blank
+        # line (LF or CRLF): makes their events and returns the index of the
+        # first line after them (``pos`` itself when the first window is
+        # not of that shape).
+        if pos + 4 > n:
+            return pos
+        eol = lines[pos + 3]
+        if (eol != _LF_END and eol != _CRLF_END) or not lines[pos + 2].startswith(b"data: "):
             return pos
         if lines[pos].startswith(b"id: "):
             id_at, type_at = pos, pos + 1
@@ -369,8 +386,8 @@ class SSEDecoder:
         else:
             return pos
         stop = pos + 4 * min(_RUN, (n - pos) // 4)
-        # Each window ends with a blank line; the run ends before the first
-        # window that does not (the first one does).
+        # Each window ends with the same blank line; the run ends before the
+        # first window that does not (the first one does).
         blanks = lines[pos + 3 : stop : 4]
         if blanks.count(eol) != len(blanks):
             stop = pos + 4 * next(compress(count(), map(ne, blanks, repeat(eol))))
@@ -402,13 +419,24 @@ class SSEDecoder:
                 k = known.index(None)
                 if not k:
                     return pos
-                del known[k:]
             etypes = cast("list[str]", known)
+        if k < len(datas):
+            del datas[k:], ids[k:]
+        values: Iterable[bytes] = map(_data_value if len(eol) == 1 else _data_value_crlf, datas)
+        if cr:
+            values = list(values)
+            # Only in a chunk with a CR can a data or id line end otherwise
+            # than its window's blank line, or hold a lone CR that ends a
+            # line inside it; the run ends before the first such window.
+            k = _clean_windows(datas, ids, values, eol)
+            if not k:
+                return pos
+            del values[k:]
+        # zip stops with values, the shortest column.
         append = events.append
         new = _new_event
         cls = ServerSentEvent
-        value = _data_value if len(eol) == 1 else _data_value_crlf
-        for data, id_line, etype in zip(map(value, datas), ids, etypes, strict=False):
+        for data, id_line, etype in zip(values, ids, etypes, strict=False):
             event = new(cls)
             event._data_bytes = data
             event._event = etype
@@ -417,6 +445,16 @@ class SSEDecoder:
             append(event)
         self._id_line = self._last_id_line = ids[k - 1]
         return pos + 4 * k
+
+    def _cr_line(self, line: bytes, events: list[ServerSentEvent]) -> None:
+        # One line from readlines in a chunk that holds a CR: it ends with
+        # CRLF or LF, and a lone CR inside it ends a line as well.
+        body = line[:-2] if line.endswith(_CRLF_END) else line[:-1]
+        if _CR in body:
+            for part in body.split(b"\r"):
+                self._line(part, events)
+        else:
+            self._line(body, events)
 
     def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
         # The standard's rules for one complete line, applied to the state
@@ -455,7 +493,7 @@ class SSEDecoder:
         elif name == b"event":
             self._type = self._type_name(line, value)
         elif name == b"id":
-            if b"\0" not in value:
+            if _NUL not in value:
                 self._id_line = b"id: " + value + b"\n"
         elif name == b"retry" and value.isdigit():
             self._event_retry = self._retry = _parse_retry(value)
@@ -470,6 +508,31 @@ class SSEDecoder:
                 types = self._line_types
                 types[line] = types[line + b"\n"] = types[line + b"\r\n"] = name
         return name
+
+
+def _clean_windows(datas: list[bytes], ids: list[bytes], values: list[bytes], eol: bytes) -> int:
+    """How many of the windows, from the first, have data and id lines that
+    end exactly like ``eol`` (LF or CRLF) and hold no other CR."""
+    k = len(datas)
+    if eol == _CRLF_END:
+        # The byte before each LF is a CR, and no other byte is.
+        joined_ids = b"".join(ids)  # short lines: counting beats a call per line
+        if (
+            list(map(_before_lf, datas)).count(_CR) == k
+            and _CR not in b"".join(values)
+            and joined_ids.count(b"\r") == k == joined_ids.count(b"\r\n")
+        ):
+            return k
+        for index, (data, id_line, value) in enumerate(zip(datas, ids, values, strict=True)):
+            if data[-2] != _CR or id_line[-2] != _CR or _CR in value or _CR in id_line[:-2]:
+                return index
+    else:
+        if _CR not in b"".join(values) and _CR not in b"".join(ids):
+            return k
+        for index, (value, id_line) in enumerate(zip(values, ids, strict=True)):
+            if _CR in value or _CR in id_line:
+                return index
+    return k  # pragma: no cover - one of the windows failed above
 
 
 def _valid_id(value: str) -> bool:
