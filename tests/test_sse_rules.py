@@ -470,22 +470,19 @@ RULES = [
     rule(
         "crlf-chat-shape-with-a-lone-cr-ending-data",
         # "data: a" CR, then "" CRLF: a blank line that dispatches early.
-        b"id: 1\r\nevent: message\r\ndata: a\r\r\n\r\n"
-        b"id: 2\r\nevent: message\r\ndata: b\r\n\r\n",
+        b"id: 1\r\nevent: message\r\ndata: a\r\r\n\r\nid: 2\r\nevent: message\r\ndata: b\r\n\r\n",
         events=(ev("a", id="1"), ev("b", id="2")),
         last_id="2",
     ),
     rule(
         "crlf-chat-shape-with-an-lf-data-line",
-        b"id: 1\r\nevent: message\r\ndata: ab\n\r\n"
-        b"id: 2\r\nevent: message\r\ndata: cd\r\n\r\n",
+        b"id: 1\r\nevent: message\r\ndata: ab\n\r\nid: 2\r\nevent: message\r\ndata: cd\r\n\r\n",
         events=(ev("ab", id="1"), ev("cd", id="2")),
         last_id="2",
     ),
     rule(
         "crlf-chat-shape-with-an-lf-id-line",
-        b"id: 1\r\nevent: message\r\ndata: a\r\n\r\n"
-        b"id: 22\nevent: message\r\ndata: b\r\n\r\n",
+        b"id: 1\r\nevent: message\r\ndata: a\r\n\r\nid: 22\nevent: message\r\ndata: b\r\n\r\n",
         events=(ev("a", id="1"), ev("b", id="22")),
         last_id="22",
     ),

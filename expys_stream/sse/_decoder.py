@@ -75,6 +75,8 @@ _CRLF_END = b"\r\n"
 # Bytes as ints: ``13 in data`` is a plain memchr, whereas ``b"\r" in data``
 # first tries the operand as an int and formats (then drops) a TypeError.
 _NUL, _LF, _CR = 0, 10, 13
+_MESSAGE_LF = b"event: message\n"
+_MESSAGE_CRLF = b"event: message\r\n"
 
 
 class SSEDecoder:
@@ -263,13 +265,16 @@ class SSEDecoder:
         while end and lines[end - 1] != _LF_END and lines[end - 1] != _CRLF_END:
             end -= 1
         if end < len(lines):
-            held = lines[end:]
+            held = b"".join(lines[end:])
             if (
-                len(held) <= _HOLD_LINES
-                and sum(map(len, held)) + len(tail) <= limit
-                and not any(line.startswith(b"retry") or (cr and _CR in line[:-2]) for line in held)
+                len(lines) - end <= _HOLD_LINES
+                and len(held) + len(tail) <= limit
+                # (anywhere in the lines, to keep it cheap: holding is only
+                # an optimisation)
+                and held.find(b"retry") < 0
+                and (not cr or held.count(b"\r") == held.count(b"\r\n"))
             ):
-                self._held = b"".join(held)
+                self._held = held
                 del lines[end:]
         self._process(lines, events, not nul, cr)
         self._keep_tail(tail, events)
@@ -409,7 +414,7 @@ class SSEDecoder:
                 k += 1
             del type_lines[k:]
         etypes: Iterable[str]
-        if type_lines.count(b"event: message" + eol) == k:
+        if type_lines.count(_MESSAGE_LF if len(eol) == 1 else _MESSAGE_CRLF) == k:
             etypes = repeat("message", k)
         else:
             # Types seen before are cached by their whole line; the run
@@ -436,7 +441,7 @@ class SSEDecoder:
         append = events.append
         new = _new_event
         cls = ServerSentEvent
-        for data, id_line, etype in zip(values, ids, etypes, strict=False):
+        for data, id_line, etype in zip(values, ids, etypes):  # noqa: B905 - strict= costs a keyword parse
             event = new(cls)
             event._data_bytes = data
             event._event = etype
