@@ -438,16 +438,14 @@ class SSEDecoder:
                 return pos
             del values[k:]
         # zip stops with values, the shortest column.
-        append = events.append
-        new = _new_event
-        cls = ServerSentEvent
-        for data, id_line, etype in zip(values, ids, etypes):  # noqa: B905 - strict= costs a keyword parse
-            event = new(cls)
+        # The events are made in C, then filled in.
+        made = list(map(_new_event, repeat(ServerSentEvent, k)))
+        for event, data, id_line, etype in zip(made, values, ids, etypes):  # noqa: B905 - strict= costs a keyword parse
             event._data_bytes = data
             event._event = etype
             event._id_line = id_line
             event._retry = None
-            append(event)
+        events += made
         self._id_line = self._last_id_line = ids[k - 1]
         return pos + 4 * k
 
