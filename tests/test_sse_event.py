@@ -248,3 +248,14 @@ def test_id_key_is_the_same_for_lf_crlf_and_constructed_ids() -> None:
     keys = {_id_key(e._id_line) for e in (lf, crlf, general)}
     assert keys == {_id_line("msg_1")}
     assert _id_key(decoded(b"id: msg_2\r\ndata: x\r\n\r\n")._id_line) != _id_line("msg_1")
+
+
+def test_repr_is_the_same_for_lf_and_crlf_streams() -> None:
+    # An empty ID is left out of the repr whatever line end its line had.
+    lf = SSEDecoder().feed(b"id: \nevent: message\ndata: x\n\nid: 7\nevent: message\ndata: y\n\n")
+    crlf = SSEDecoder().feed(
+        b"id: \r\nevent: message\r\ndata: x\r\n\r\nid: 7\r\nevent: message\r\ndata: y\r\n\r\n"
+    )
+    assert list(map(repr, lf)) == list(map(repr, crlf))
+    assert repr(crlf[0]) == "ServerSentEvent(data='x')"
+    assert repr(crlf[1]) == "ServerSentEvent(data='y', id='7')"

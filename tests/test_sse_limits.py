@@ -248,6 +248,46 @@ def test_endless_line_under_a_large_limit_holds_only_itself(traced: Traced) -> N
     assert traced.current >= fed  # it is held, not lost
 
 
+def test_line_in_tiny_pieces_costs_its_bytes_not_an_object_each(traced: Traced) -> None:
+    # A server may trickle a long line a byte or two at a time; the pieces
+    # must not each keep a Python object (tens of bytes) alive.
+    limit = 256 * KIB
+    decoder = SSEDecoder(limit)
+    for _ in range(limit // 2):
+        assert decoder.feed(b"xy") == []
+    assert traced.current >= limit  # it is held, not lost
+    assert traced.peak < 2 * limit
+    assert [e.data for e in decoder.feed(b"\n\ndata: after\n\n")] == ["after"]
+
+
+def test_line_in_tiny_pieces_still_raises_past_the_limit() -> None:
+    decoder = SSEDecoder(100)
+    for _ in range(50):
+        decoder.feed(b"ab")
+    with pytest.raises(EventTooLarge):
+        decoder.feed(b"c")
+
+
+@pytest.mark.parametrize(
+    ("limit", "chunks"),
+    [
+        (13, [b"data: 1234567\n", b"data: 123456\n"]),
+        (13, [b"data: retry12\n", b"data: abcdef\n"]),
+        (13, [b"data: abcd\rdata: ef\n", b"data: abcdef\n"]),
+        (23, [b"data: a\n" * 9, b"data: abcdef\n"]),
+        (20, [b"data: " + b"k" * 12 + b"\r\ndat", b"a: k", b"k" * 11, b"\r"]),
+    ],
+    ids=["plain", "after-retry", "after-lone-cr", "after-many-lines", "pending-cr"],
+)
+def test_data_overflow_raises_in_the_chunk_that_completes_its_line(
+    limit: int, chunks: list[bytes]
+) -> None:
+    # The event's data is already under way when a chunk brings a data line
+    # that takes it past the limit: that chunk raises, even though the line
+    # would otherwise be held back for the next one.
+    assert _raises_at(SSEDecoder(limit), chunks) == (len(chunks) - 1, [])
+
+
 def _small_events(count: int) -> bytes:
     # Mostly the chat shape (the decoder's shortcut), with the other shapes
     # in between so that the general rules and the way back run too.

@@ -57,7 +57,12 @@ _new_event = ServerSentEvent.__new__
 # Event types repeat (usually "message"), so the text of each whole
 # "event: ..." line is cached; the cache is bounded so that a hostile stream
 # of unique types cannot grow it.
-_TYPE_CACHE_SIZE = 256
+_TYPE_CACHE_SIZE = 256  # types (each is cached under three keys)
+# Once a line has arrived in this many pieces (chunks without a line end),
+# its small pieces are gathered in a growing buffer, so that a trickle of
+# tiny chunks costs its bytes and not an object per piece.
+_TAIL_PIECES = 16
+_SMALL_PIECE = 512
 # Complete lines after the last blank line of a chunk are held back (so that
 # the next chunk starts on an event boundary, where the fast path works) while
 # there are at most this many of them.
@@ -69,9 +74,9 @@ _RUN = 64
 _data_value = itemgetter(slice(6, -1))  # b"data: VALUE\n" -> b"VALUE"
 _data_value_crlf = itemgetter(slice(6, -2))  # b"data: VALUE\r\n" -> b"VALUE"
 _before_lf = itemgetter(-2)
-# Line ends as readlines leaves them on a line.
-_LF_END = b"\n"
-_CRLF_END = b"\r\n"
+# Blank lines as readlines leaves them.
+_BLANK_LF = b"\n"
+_BLANK_CRLF = b"\r\n"
 # Bytes as ints: ``13 in data`` is a plain memchr, whereas ``b"\r" in data``
 # first tries the operand as an int and formats (then drops) a TypeError.
 _NUL, _LF, _CR = 0, 10, 13
@@ -123,6 +128,7 @@ class SSEDecoder:
         "_tail",
         "_tail_size",
         "_type",
+        "_unclean",
     )
 
     def __init__(
@@ -137,9 +143,10 @@ class SSEDecoder:
         self._at_start = True  # the BOM question is not settled yet
         self._pending_cr = False  # the previous chunk ended with CR
         self._failed: str | None = None
-        self._tail: list[bytes] = []  # fragments of the unfinished line
+        self._tail: list[bytes | bytearray] = []  # pieces of the unfinished line
         self._tail_size = 0
-        self._held = b""  # complete lines of an unfinished event, each with its LF
+        # Complete lines of an unfinished event, each with its LF or CRLF.
+        self._held = b""
         self._carried_nul = False  # the tail or the held lines hold a NUL
         # The unfinished event: its data lines, their joined size, its type
         # (None means "message") and a retry set inside its block.
@@ -150,6 +157,9 @@ class SSEDecoder:
         # IDs are kept as raw b"id: VALUE\n" lines and decoded on demand.
         self._id_line = self._last_id_line = _id_line(last_event_id)
         self._retry: int | None = None
+        # In a chunk with a CR, the last run stopped at a window whose line
+        # ends did not qualify for the shortcut.
+        self._unclean = False
         # Whole "event" lines already seen, mapped to their type.
         self._line_types: dict[bytes, str] = {
             b"event: message": "message",
@@ -213,15 +223,21 @@ class SSEDecoder:
         limit = self._max
         if data[-1] == 13:
             # A CR at the very end ends its line; an LF that starts the next
-            # chunk belongs to it. Written as CRLF, the chunk can take the
-            # CRLF path below.
+            # chunk belongs to it. Written as CRLF here, the line loses both
+            # bytes like any CRLF line.
             self._pending_cr = True
             data += b"\n"
         # NUL changes what an id line means, so the fast path is off for a
         # chunk that holds one, or that continues lines that held one.
         nul = self._carried_nul or _NUL in data
         if _LF not in data and _CR not in data:  # still inside the same line
-            self._tail.append(data)
+            pieces = self._tail
+            if len(pieces) < _TAIL_PIECES or len(data) >= _SMALL_PIECE:
+                pieces.append(data)
+            elif type(pieces[-1]) is bytearray:
+                pieces[-1] += data
+            else:
+                pieces.append(bytearray(data))
             self._tail_size += len(data)
             self._carried_nul = nul
             if self._tail_size > limit:
@@ -238,7 +254,7 @@ class SSEDecoder:
         cr = _CR in data
         if cr and len(data) > limit:
             # Lines may break the limit; splitlines finds them all.
-            return self._feed_mixed(data, nul)
+            return self._feed_oversized(data, nul)
         lines = BytesIO(data).readlines()
         tail = b"" if data[-1] == 10 else lines.pop()
         if cr and _CR in tail:
@@ -246,7 +262,7 @@ class SSEDecoder:
             # as CRLF lines (the CR is not the last byte of the chunk, so no
             # LF can follow it).
             *ended, tail = tail.split(b"\r")
-            lines += [line + _CRLF_END for line in ended]
+            lines += [line + b"\r\n" for line in ended]
 
         events: list[ServerSentEvent] = []
         if len(data) > limit:
@@ -254,21 +270,23 @@ class SSEDecoder:
             # it: check its lines then (no CR here, see above).
             for index, line in enumerate(lines):
                 if len(line) - 1 > limit:
-                    self._process(lines[:index], events, not nul, cr)
+                    self._process(lines[:index], events, not nul, False)
                     self._fail_line(events)
         # Hold back the complete lines of the unfinished event (usually one
         # or two), so that the next chunk starts at an event boundary where
         # the fast path works, unless there are many, they are large, or
-        # one of them takes effect at once: a retry, or a blank line that a
-        # lone CR makes inside the line.
+        # one of them takes effect at once: a retry, a blank line that a
+        # lone CR makes inside the line, or data that takes the event past
+        # the limit (counted from the event's data so far when the chunk
+        # holds no blank line, and from the held lines' whole size).
         end = len(lines)
-        while end and lines[end - 1] != _LF_END and lines[end - 1] != _CRLF_END:
+        while end and lines[end - 1] != _BLANK_LF and lines[end - 1] != _BLANK_CRLF:
             end -= 1
         if end < len(lines):
             held = b"".join(lines[end:])
             if (
                 len(lines) - end <= _HOLD_LINES
-                and len(held) + len(tail) <= limit
+                and len(held) + len(tail) + (0 if end else self._data_size) <= limit
                 # (anywhere in the lines, to keep it cheap: holding is only
                 # an optimisation)
                 and held.find(b"retry") < 0
@@ -281,7 +299,7 @@ class SSEDecoder:
         self._carried_nul = nul and bool(self._tail or self._held)
         return events
 
-    def _feed_mixed(self, data: bytes, nul: bool) -> list[ServerSentEvent]:
+    def _feed_oversized(self, data: bytes, nul: bool) -> list[ServerSentEvent]:
         # A chunk longer than the limit, with a CR in it: splitlines finds
         # every line, whatever ends it, so that each is checked against the
         # limit. No fast path and nothing held back; these lines come
@@ -375,14 +393,16 @@ class SSEDecoder:
         self, lines: list[bytes], pos: int, n: int, events: list[ServerSentEvent], cr: bool
     ) -> int:
         # The chat-shaped windows of four lines from ``pos`` (at a boundary),
-        # at most _RUN of them, all ending like the first window's blank
-        # line (LF or CRLF): makes their events and returns the index of the
-        # first line after them (``pos`` itself when the first window is
-        # not of that shape).
+        # at most _RUN of them, all with the first window's blank line (LF
+        # or CRLF): makes their events and returns the index of the first
+        # line after them (``pos`` itself when the first window is not of
+        # that shape).
         if pos + 4 > n:
             return pos
-        eol = lines[pos + 3]
-        if (eol != _LF_END and eol != _CRLF_END) or not lines[pos + 2].startswith(b"data: "):
+        blank = lines[pos + 3]
+        if (blank != _BLANK_LF and blank != _BLANK_CRLF) or not lines[pos + 2].startswith(
+            b"data: "
+        ):
             return pos
         if lines[pos].startswith(b"id: "):
             id_at, type_at = pos, pos + 1
@@ -390,12 +410,20 @@ class SSEDecoder:
             id_at, type_at = pos + 1, pos
         else:
             return pos
+        # The first window alone, before a whole run is sliced, when the
+        # type line is new or the last run stopped at a line end that did
+        # not qualify: so a stream whose windows never qualify costs a few
+        # checks per event.
+        if lines[type_at] not in self._line_types:
+            return pos
+        if cr and self._unclean and not _clean_window(lines[pos + 2], lines[id_at], blank):
+            return pos
         stop = pos + 4 * min(_RUN, (n - pos) // 4)
         # Each window ends with the same blank line; the run ends before the
         # first window that does not (the first one does).
         blanks = lines[pos + 3 : stop : 4]
-        if blanks.count(eol) != len(blanks):
-            stop = pos + 4 * next(compress(count(), map(ne, blanks, repeat(eol))))
+        if blanks.count(blank) != len(blanks):
+            stop = pos + 4 * next(compress(count(), map(ne, blanks, repeat(blank))))
         datas = lines[pos + 2 : stop : 4]
         ids = lines[id_at:stop:4]
         type_lines = lines[type_at:stop:4]
@@ -414,7 +442,7 @@ class SSEDecoder:
                 k += 1
             del type_lines[k:]
         etypes: Iterable[str]
-        if type_lines.count(_MESSAGE_LF if len(eol) == 1 else _MESSAGE_CRLF) == k:
+        if type_lines.count(_MESSAGE_LF if len(blank) == 1 else _MESSAGE_CRLF) == k:
             etypes = repeat("message", k)
         else:
             # Types seen before are cached by their whole line; the run
@@ -427,17 +455,20 @@ class SSEDecoder:
             etypes = cast("list[str]", known)
         if k < len(datas):
             del datas[k:], ids[k:]
-        values: Iterable[bytes] = map(_data_value if len(eol) == 1 else _data_value_crlf, datas)
+        values: Iterable[bytes] = map(_data_value if len(blank) == 1 else _data_value_crlf, datas)
         if cr:
             values = list(values)
             # Only in a chunk with a CR can a data or id line end otherwise
             # than its window's blank line, or hold a lone CR that ends a
             # line inside it; the run ends before the first such window.
-            k = _clean_windows(datas, ids, values, eol)
+            clean = _clean_windows(datas, ids, values, blank)
+            self._unclean = clean < k
+            k = clean
             if not k:
                 return pos
             del values[k:]
-        # zip stops with values, the shortest column.
+        # made and values have k items; ids and etypes may have more, and
+        # zip stops at the shortest.
         # The events are made in C, then filled in.
         made = list(map(_new_event, repeat(ServerSentEvent, k)))
         for event, data, id_line, etype in zip(made, values, ids, etypes):  # noqa: B905 - strict= costs a keyword parse
@@ -452,7 +483,7 @@ class SSEDecoder:
     def _cr_line(self, line: bytes, events: list[ServerSentEvent]) -> None:
         # One line from readlines in a chunk that holds a CR: it ends with
         # CRLF or LF, and a lone CR inside it ends a line as well.
-        body = line[:-2] if line.endswith(_CRLF_END) else line[:-1]
+        body = line[:-2] if line.endswith(b"\r\n") else line[:-1]
         if _CR in body:
             for part in body.split(b"\r"):
                 self._line(part, events)
@@ -506,18 +537,18 @@ class SSEDecoder:
         if name is None:
             # An empty type means the default, as if there were no field.
             name = value.decode("utf-8", "replace") or "message"
-            if len(self._line_types) < _TYPE_CACHE_SIZE:
+            if len(self._line_types) < 3 * _TYPE_CACHE_SIZE:
                 # Keyed also with its line end as _bulk sees it.
                 types = self._line_types
                 types[line] = types[line + b"\n"] = types[line + b"\r\n"] = name
         return name
 
 
-def _clean_windows(datas: list[bytes], ids: list[bytes], values: list[bytes], eol: bytes) -> int:
+def _clean_windows(datas: list[bytes], ids: list[bytes], values: list[bytes], blank: bytes) -> int:
     """How many of the windows, from the first, have data and id lines that
-    end exactly like ``eol`` (LF or CRLF) and hold no other CR."""
+    end like ``blank`` (LF or CRLF) and hold no other CR."""
     k = len(datas)
-    if eol == _CRLF_END:
+    if blank == _BLANK_CRLF:
         # The byte before each LF is a CR, and no other byte is.
         joined_ids = b"".join(ids)  # short lines: counting beats a call per line
         if (
@@ -526,16 +557,22 @@ def _clean_windows(datas: list[bytes], ids: list[bytes], values: list[bytes], eo
             and joined_ids.count(b"\r") == k == joined_ids.count(b"\r\n")
         ):
             return k
-        for index, (data, id_line, value) in enumerate(zip(datas, ids, values, strict=True)):
-            if data[-2] != _CR or id_line[-2] != _CR or _CR in value or _CR in id_line[:-2]:
-                return index
-    else:
-        if _CR not in b"".join(values) and _CR not in b"".join(ids):
-            return k
-        for index, (value, id_line) in enumerate(zip(values, ids, strict=True)):
-            if _CR in value or _CR in id_line:
-                return index
-    return k  # pragma: no cover - one of the windows failed above
+    elif _CR not in b"".join(values) and _CR not in b"".join(ids):
+        return k
+    # Some window is not clean: the first one.
+    return next(
+        index
+        for index, (data, id_line) in enumerate(zip(datas, ids, strict=True))
+        if not _clean_window(data, id_line, blank)
+    )
+
+
+def _clean_window(data: bytes, id_line: bytes, blank: bytes) -> bool:
+    """Whether one window's data and id lines end like ``blank`` and hold no
+    other CR."""
+    if blank == _BLANK_CRLF:
+        return data.find(b"\r") == len(data) - 2 and id_line.find(b"\r") == len(id_line) - 2
+    return _CR not in data and _CR not in id_line
 
 
 def _valid_id(value: str) -> bool:

@@ -115,8 +115,9 @@ class ServerSentEvent:
             parts.append(f"event={self._event!r}")
         if self._data_bytes:
             parts.append(f"data={self.data!r}")
-        if len(self._id_line) > 5:
-            parts.append(f"id={self.id!r}")
+        event_id = self.id
+        if event_id:
+            parts.append(f"id={event_id!r}")
         if self._retry is not None:
             parts.append(f"retry={self._retry!r}")
         return f"ServerSentEvent({', '.join(parts)})"
@@ -137,7 +138,8 @@ def _rebuild(event: str, data_bytes: bytes, id: str, retry: int | None) -> Serve
 def _id_line(id: str) -> bytes:  # noqa: A002
     """The form in which events and decoders keep an ID: ``b"id: VALUE\\n"``.
 
-    The decoder also keeps the raw lines of a CRLF stream, ``b"id: VALUE\\r\\n"``.
+    The decoder also keeps raw ID lines that end with CRLF,
+    ``b"id: VALUE\\r\\n"`` (and hold no other CR).
     """
     return b"id: " + id.encode("utf-8") + b"\n"
 
