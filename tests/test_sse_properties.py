@@ -63,11 +63,18 @@ def chat_runs(draw: st.DrawFn) -> bytes:
     for n in range(draw(st.integers(1, 12))):
         event_id = b"%d" % (first + n) if sequential else draw(_IDS)
         ends = [draw(_END) for _ in range(4)] if draw(st.booleans()) else [draw(_END)] * 4
-        id_line = id_field + event_id + ends[0]
+        # Now and then another line where the id line was, mid-run.
+        field = id_field
+        if not draw(st.integers(0, 7)):
+            field = draw(st.sampled_from([b"id:", b"xid: ", b"idx: ", b"data: ", b"retry: "]))
+        id_line = field + event_id + ends[0]
         type_line = event_field + event_type + ends[1]
         if type_first:
             id_line, type_line = type_line, id_line
-        out.append(id_line + type_line + data_field + draw(_DATA) + ends[2] + ends[3])
+        data_line = data_field
+        if not draw(st.integers(0, 7)):
+            data_line = draw(st.sampled_from([b"data:", b"datum: ", b"id: ", b": "]))
+        out.append(id_line + type_line + data_line + draw(_DATA) + ends[2] + ends[3])
     return b"".join(out)
 
 

@@ -499,6 +499,41 @@ RULES = [
         last_id="2",
     ),
     rule(
+        "chat-run-with-an-id-line-without-the-space",
+        b"id: 1\nevent: message\ndata: a\n\nid:2\nevent: message\ndata: b\n\n"
+        b"id: 3\nevent: message\ndata: c\n\n",
+        events=(ev("a", id="1"), ev("b", id="2"), ev("c", id="3")),
+        last_id="3",
+    ),
+    rule(
+        "chat-run-with-another-field-where-the-id-was",
+        b"id: 1\nevent: message\ndata: a\n\nfoo: 2\nevent: message\ndata: b\n\n"
+        b"retry: 7\nevent: message\ndata: c\n\nid: 4\nevent: message\ndata: d\n\n",
+        events=(ev("a", id="1"), ev("b", id="1"), ev("c", id="1", retry=7), ev("d", id="4")),
+        last_id="4",
+        retry=7,
+    ),
+    rule(
+        "chat-run-with-a-field-ending-in-id",
+        b"id: 1\nevent: message\ndata: a\n\nxid: 2\nevent: message\ndata: b\n\n",
+        events=(ev("a", id="1"), ev("b", id="1")),
+        last_id="1",
+    ),
+    rule(
+        "chat-run-with-a-data-line-without-the-space",
+        b"id: 1\nevent: message\ndata: a\n\nid: 2\nevent: message\ndata:b\n\n"
+        b"id: 3\nevent: message\ndata: c\n\n",
+        events=(ev("a", id="1"), ev("b", id="2"), ev("c", id="3")),
+        last_id="3",
+    ),
+    rule(
+        "chat-run-with-another-field-where-the-data-was",
+        b"id: 1\nevent: message\ndata: a\n\nid: 2\nevent: message\ndatum: b\n\n"
+        b"id: 3\nevent: message\ndata: c\n\n",
+        events=(ev("a", id="1"), ev("c", id="3")),
+        last_id="3",
+    ),
+    rule(
         "lone-crs-in-an-unfinished-line",
         b"data: a\rdata: b\rdata: c",
         b"\n\n",

@@ -418,7 +418,8 @@ class SSEDecoder:
             return pos
         if cr and self._unclean and not _clean_window(lines[pos + 2], lines[id_at], blank):
             return pos
-        stop = pos + 4 * min(_RUN, (n - pos) // 4)
+        windows = (n - pos) // 4  # (not min(): it parses keywords on every call)
+        stop = pos + 4 * (windows if windows < _RUN else _RUN)
         # Each window ends with the same blank line; the run ends before the
         # first window that does not (the first one does).
         blanks = lines[pos + 3 : stop : 4]
@@ -430,12 +431,13 @@ class SSEDecoder:
         k = len(datas)
         # A line starts with "data: " exactly when it sorts between "data: "
         # and "data:!" (the next byte after the space), so min and max check
-        # a whole column in C; likewise for "id: ".
+        # a whole column in C. The id lines are short: joined, each but the
+        # first starts where "\nid: " occurs (every line ends with its only
+        # LF), and one count checks them all.
         if not (
             min(datas) >= b"data: "
             and max(datas) < b"data:!"
-            and min(ids) >= b"id: "
-            and max(ids) < b"id:!"
+            and b"".join(ids).count(b"\nid: ") == k - 1
         ):
             k = 1  # the first window passed both tests
             while datas[k].startswith(b"data: ") and ids[k].startswith(b"id: "):
