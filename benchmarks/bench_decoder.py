@@ -477,9 +477,9 @@ def summary_lines(results: list[Result], chunks: list[int]) -> list[str]:
             if r is None or r.ratio is None:
                 continue
             verdict = "met" if r.ratio <= target else "MISSED"
-            # The fastest runs' ratio as well: on a shared machine noise only
-            # adds time, so it shows the decoder's own cost when the medians
-            # move from run to run.
+            # The fastest runs' ratio as well: a second view of the same runs
+            # when the medians move from run to run (see README.md; on a
+            # shared machine neither is steady, and instruction counts are).
             floor = by_key.get((BASELINE[group], "LF", chunk))
             fastest = ""
             if floor is not None:

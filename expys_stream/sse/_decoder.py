@@ -429,6 +429,7 @@ class SSEDecoder:
         ids = lines[id_at:stop:4]
         type_lines = lines[type_at:stop:4]
         k = len(datas)
+        joined_ids = b"".join(ids)
         # A line starts with "data: " exactly when it sorts between "data: "
         # and "data:!" (the next byte after the space), so min and max check
         # a whole column in C. The id lines are short: joined, each but the
@@ -437,7 +438,7 @@ class SSEDecoder:
         if not (
             min(datas) >= b"data: "
             and max(datas) < b"data:!"
-            and b"".join(ids).count(b"\nid: ") == k - 1
+            and joined_ids.count(b"\nid: ") == k - 1
         ):
             k = 1  # the first window passed both tests
             while datas[k].startswith(b"data: ") and ids[k].startswith(b"id: "):
@@ -457,21 +458,21 @@ class SSEDecoder:
             etypes = cast("list[str]", known)
         if k < len(datas):
             del datas[k:], ids[k:]
+            joined_ids = b"".join(ids)
         values: Iterable[bytes] = map(_data_value if len(blank) == 1 else _data_value_crlf, datas)
         if cr:
             values = list(values)
             # Only in a chunk with a CR can a data or id line end otherwise
             # than its window's blank line, or hold a lone CR that ends a
             # line inside it; the run ends before the first such window.
-            clean = _clean_windows(datas, ids, values, blank)
+            clean = _clean_windows(datas, ids, joined_ids, values, blank)
             self._unclean = clean < k
             k = clean
             if not k:
                 return pos
             del values[k:]
-        # made and values have k items; ids and etypes may have more, and
-        # zip stops at the shortest.
-        # The events are made in C, then filled in.
+        # The events are made in C, then filled in. made and values have k
+        # items; ids and etypes may have more, and zip stops at the shortest.
         made = list(map(_new_event, repeat(ServerSentEvent, k)))
         for event, data, id_line, etype in zip(made, values, ids, etypes):  # noqa: B905 - strict= costs a keyword parse
             event._data_bytes = data
@@ -546,20 +547,23 @@ class SSEDecoder:
         return name
 
 
-def _clean_windows(datas: list[bytes], ids: list[bytes], values: list[bytes], blank: bytes) -> int:
+def _clean_windows(
+    datas: list[bytes], ids: list[bytes], joined_ids: bytes, values: list[bytes], blank: bytes
+) -> int:
     """How many of the windows, from the first, have data and id lines that
-    end like ``blank`` (LF or CRLF) and hold no other CR."""
+    end like ``blank`` (LF or CRLF) and hold no other CR. ``joined_ids`` is
+    ``b"".join(ids)``: the id lines are short, so counting in it beats a
+    call per line."""
     k = len(datas)
     if blank == _BLANK_CRLF:
         # The byte before each LF is a CR, and no other byte is.
-        joined_ids = b"".join(ids)  # short lines: counting beats a call per line
         if (
             list(map(_before_lf, datas)).count(_CR) == k
             and _CR not in b"".join(values)
             and joined_ids.count(b"\r") == k == joined_ids.count(b"\r\n")
         ):
             return k
-    elif _CR not in b"".join(values) and _CR not in b"".join(ids):
+    elif _CR not in b"".join(values) and _CR not in joined_ids:
         return k
     # Some window is not clean: the first one.
     return next(

@@ -81,7 +81,22 @@ async def test_closing_the_consumer_side_breaks_a_waiting_reader() -> None:
 
 async def test_a_cancelled_take_leaves_the_channel_usable() -> None:
     channel: Channel[int] = Channel(1)
-    with anyio.move_on_after(0.01):
-        await channel.take()
+    scope = anyio.CancelScope()
+    outcome: list[str] = []
+    async with anyio.create_task_group() as tg:
+
+        async def consumer() -> None:
+            with scope:
+                await channel.take()
+                outcome.append("took")
+            if scope.cancelled_caught:
+                outcome.append("cancelled")
+
+        tg.start_soon(consumer)
+        with anyio.fail_after(5):  # cancel only once the take really waits
+            while channel.statistics().tasks_waiting_receive < 1:
+                await anyio.lowlevel.checkpoint()
+        scope.cancel()
+    assert outcome == ["cancelled"]
     await channel.put(7)
     assert await channel.take() == 7
