@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["ServerSentEvent"]
 
@@ -69,11 +70,6 @@ class ServerSentEvent:
         self._retry = retry
 
     @property
-    def event(self) -> str:
-        """The event type (``"message"`` by default)."""
-        return self._event
-
-    @property
     def data(self) -> str:
         """The data as text; see the class docstring."""
         try:
@@ -84,19 +80,34 @@ class ServerSentEvent:
             return text
 
     @property
-    def data_bytes(self) -> bytes:
-        """The data as the stream's raw bytes."""
-        return self._data_bytes
-
-    @property
     def id(self) -> str:
         """The last event ID at dispatch time."""
         return _id_text(self._id_line)
 
-    @property
-    def retry(self) -> int | None:
-        """The reconnection time set inside this event's block, if any."""
-        return self._retry
+    # The plain attributes are properties whose getter is C (attrgetter):
+    # no Python frame per read, which matters on the hot path where every
+    # event's data_bytes goes to a JSON decoder (about 200 instructions and
+    # a fifth of the instruction-cache misses per event, by cachegrind).
+    if TYPE_CHECKING:
+
+        @property
+        def event(self) -> str:
+            """The event type (``"message"`` by default)."""
+
+        @property
+        def data_bytes(self) -> bytes:
+            """The data as the stream's raw bytes."""
+
+        @property
+        def retry(self) -> int | None:
+            """The reconnection time set inside this event's block, if any."""
+
+    else:
+        event = property(attrgetter("_event"), doc='The event type (``"message"`` by default).')
+        data_bytes = property(attrgetter("_data_bytes"), doc="The data as the stream's raw bytes.")
+        retry = property(
+            attrgetter("_retry"), doc="The reconnection time set inside this event's block, if any."
+        )
 
     def _key(self) -> tuple[str, bytes, str, int | None]:
         return (self._event, self._data_bytes, self.id, self._retry)
