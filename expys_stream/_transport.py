@@ -16,8 +16,10 @@ httpcore's own iterator instead.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -137,8 +139,38 @@ def _translated(exc: Exception, url: str) -> ExpysError | None:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text[:300]
+    # httpcore's and anyio's errors often print as nothing, or as the event
+    # loop's words ("Connect call failed"): the OS's reason under them
+    # ("Connection reset by peer") is what a reader needs, once.
+    text = str(exc)
+    reason = _os_reason(exc)
+    if reason is not None and reason[0].lower() not in text.lower():
+        described = f"{reason[0]} ({reason[1]})"
+        text = f"{text}: {described}" if text else described
+    return (text or type(exc).__name__)[:300]
+
+
+def _os_reason(exc: BaseException) -> tuple[str, str] | None:
+    """The OS's words and name for the first errno down ``exc``'s causes."""
+    # Depth first through causes, contexts and groups' members (trio's
+    # "all attempts to connect ... failed" keeps each attempt's error in a
+    # group under it); bounded, as chains may be long or cyclic.
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 64:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        # (An SSLError's errno is OpenSSL's, not the OS's.)
+        if isinstance(current, OSError) and not isinstance(current, ssl.SSLError):
+            name = errno.errorcode.get(current.errno or 0)
+            if name is not None:
+                return os.strerror(current.errno or 0), name
+        if isinstance(current, BaseExceptionGroup):
+            todo.extend(reversed(current.exceptions))
+        todo.extend(e for e in (current.__context__, current.__cause__) if e is not None)
+    return None
 
 
 def status_error(

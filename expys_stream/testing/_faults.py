@@ -57,6 +57,7 @@ class StreamPlan:
 
     drop_after_events: int | None = None
     drop_at_byte: int | None = None
+    reset: bool = False  # a drop resets the TCP connection (RST) instead of closing it
     stall: float | None = None
     trickle: bool = False
     prefix: list[bytes] = field(default_factory=list)
@@ -178,30 +179,43 @@ class Faults:
 
     # -- stream faults ---------------------------------------------------------
 
-    def drop_after_events(self, n: int, *, conversation_id: str | None = None) -> None:
+    def drop_after_events(
+        self, n: int, *, reset: bool = False, conversation_id: str | None = None
+    ) -> None:
         """Abort the next stream's connection after ``n`` message events.
 
         Replayed and live messages count; the connection is closed without
         the chunked terminator, right after the ``n``-th event (``n=0``:
-        right after the ``retry`` line).
+        right after the ``retry`` line). With ``reset=True`` the server
+        resets it (TCP RST, as a crashed peer or a middlebox would) instead
+        of closing it, so the client's read fails with "connection reset"
+        rather than seeing the end of the stream.
         """
         _check_count("n", n, minimum=0)
+        _check_flag("reset", reset)
 
         def apply(plan: StreamPlan) -> None:
             plan.drop_after_events = n
+            plan.reset = reset
 
         self._arm_stream("drop_after_events", conversation_id, apply)
 
-    def drop_at_byte(self, offset: int, *, conversation_id: str | None = None) -> None:
+    def drop_at_byte(
+        self, offset: int, *, reset: bool = False, conversation_id: str | None = None
+    ) -> None:
         """Abort the next stream after exactly ``offset`` bytes of SSE body.
 
         The body bytes count from the first byte of the ``retry`` line
         (chunk framing is not counted), so the cut may fall inside an event.
+        ``reset=True`` resets the connection instead of closing it (see
+        :meth:`drop_after_events`).
         """
         _check_count("offset", offset, minimum=0)
+        _check_flag("reset", reset)
 
         def apply(plan: StreamPlan) -> None:
             plan.drop_at_byte = offset
+            plan.reset = reset
 
         self._arm_stream("drop_at_byte", conversation_id, apply)
 
@@ -337,6 +351,11 @@ Faults.__module__ = "expys_stream.testing"
 def _check_count(name: str, value: object, *, minimum: int) -> None:
     if type(value) is not int or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}")
+
+
+def _check_flag(name: str, value: object) -> None:
+    if type(value) is not bool:
+        raise TypeError(f"{name} must be a bool")
 
 
 def _header_value(name: str, value: object) -> str:

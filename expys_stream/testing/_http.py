@@ -10,6 +10,8 @@ one socket write.
 
 from __future__ import annotations
 
+import socket
+import struct
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -167,6 +169,17 @@ class HttpConnection:
             self.h11.start_next_cycle()
             return True
         return False
+
+    def reset_on_close(self) -> None:
+        """Make the coming close a TCP reset (RST), as a crashed peer's would be.
+
+        SO_LINGER with a zero timeout makes the kernel drop unsent data and
+        answer with RST instead of the FIN of an orderly close. A stream
+        without a socket (in-memory, in tests) closes as usual.
+        """
+        sock = self.stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     async def aclose(self) -> None:
         """Close the socket at once (no goodbye, no chunked terminator)."""

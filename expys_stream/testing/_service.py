@@ -275,6 +275,8 @@ class Service:
                         await http.end_stream()
                     except Dropped:
                         subscriber.ended_by = "dropped by a fault"
+                        if plan.reset:
+                            http.reset_on_close()
                     except _GONE:
                         subscriber.ended_by = "client gone"
                     finally:

@@ -57,9 +57,50 @@ async def test_drop_in_the_middle_of_an_event_loses_and_repeats_nothing(
     stream._bulk_body = bulk
     async with stream:
         got = await collect(stream, 12)
-    assert stream.reconnects == 1
     assert got == sent[1:]
     assert stream.reconnects == 1
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk-body", "httpcore-body"])
+@pytest.mark.parametrize("cut", [0, 40, 333])
+async def test_a_reset_connection_loses_and_repeats_nothing(
+    server: ConciergeServer,
+    token: str,
+    fast: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    cut: int,
+    bulk: bool,
+) -> None:
+    # A TCP reset instead of an orderly close: the read fails with
+    # "connection reset" rather than ending, and bytes still in flight when
+    # the server resets may never arrive, so the resume point is whatever
+    # the client had seen complete.
+    caplog.set_level(logging.INFO, logger="expys_stream")
+    sent = [await server.publish(CONVERSATION, "usr_bob", f"m{i:02}") for i in range(13)]
+    offset = len(retry_line(1)) + len(message_event(sent[1])) + cut
+    server.faults.drop_at_byte(offset, reset=True)
+    client = Client(token=token, **fast)
+    stream = client._stream(CONVERSATION, sent[0].id, 0, "raise", owns=True)
+    stream._bulk_body = bulk
+    async with stream:
+        got = await collect(stream, 12)
+    assert got == sent[1:]
+    assert stream.reconnects == 1
+    requests = stream_requests(server)
+    assert len(requests) == 2
+    # It resumes after an event that had arrived whole before the cut.
+    whole = [sent[0].id]
+    end = len(retry_line(1))
+    for message in sent[1:]:
+        end += len(message_event(message))
+        if end > offset:
+            break
+        whole.append(message.id)
+    assert requests[1].headers["last-event-id"] in whole
+    # The log names the OS's reason, not only an exception class.
+    reasons = [r.getMessage() for r in caplog.records if r.getMessage().startswith("reconnecting")]
+    assert len(reasons) == 1
+    assert "Connection reset by peer" in reasons[0]
 
 
 async def test_many_drops_while_messages_keep_coming(

@@ -178,6 +178,9 @@ async def test_connection_refused_is_retried_then_reported(token: str) -> None:
         with pytest.raises(RetryLimitExceeded) as info:
             await drain(stream)
     assert isinstance(info.value.last_error, ConnectError)
+    # The OS's reason, once, whatever words the backend's own error used.
+    message = str(info.value.last_error)
+    assert message.lower().count("connection refused") == 1, message
     assert stream.reconnects == 3
 
 

@@ -355,3 +355,67 @@ def test_bad_arguments_raise(arm: object) -> None:
     with pytest.raises(ValueError):
         arm(faults)  # type: ignore[operator]
     assert faults.pending == 0
+
+
+# -- resets ------------------------------------------------------------------------
+
+
+async def read_until_closed(
+    port: int, token: str, last_event_id: str
+) -> tuple[bytes, BaseException | None]:
+    """GET the demo stream on a bare socket; everything received, and how it ended
+    (None for an orderly close, else the OS error under anyio's)."""
+    request = (
+        f"GET {path_for(DEMO, 'stream')} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {token}\r\nLast-Event-ID: {last_event_id}\r\n\r\n"
+    )
+    received = bytearray()
+    async with await anyio.connect_tcp("127.0.0.1", port) as sock:
+        await sock.send(request.encode())
+        with anyio.fail_after(5):
+            try:
+                while True:
+                    received += await sock.receive()
+            except anyio.EndOfStream:
+                return bytes(received), None
+            except anyio.BrokenResourceError as exc:
+                cause: BaseException | None = exc
+                while cause is not None and not isinstance(cause, OSError):
+                    cause = cause.__cause__ or cause.__context__
+                return bytes(received), cause
+
+
+@pytest.mark.parametrize("arm", ["after_events", "at_byte"])
+async def test_drop_with_reset_resets_the_connection(
+    server: ConciergeServer, alice: str, arm: str
+) -> None:
+    old = await backlog(server, 3)
+    if arm == "after_events":
+        server.faults.drop_after_events(2, reset=True)
+    else:
+        server.faults.drop_at_byte(len(RETRY) + 5, reset=True)
+    received, error = await read_until_closed(server.port, alice, old[0].id)
+    assert isinstance(error, ConnectionResetError)
+    # Whatever arrived before the reset is the start of a stream response.
+    assert not received or received.startswith(b"HTTP/1.1 200 ")
+    assert b"0\r\n\r\n" not in received  # never the chunked terminator
+
+
+async def test_drop_without_reset_closes_in_order(server: ConciergeServer, alice: str) -> None:
+    old = await backlog(server, 3)
+    server.faults.drop_after_events(2)
+    received, error = await read_until_closed(server.port, alice, old[0].id)
+    assert error is None
+    assert received.startswith(b"HTTP/1.1 200 ")
+    assert received.count(b"event: message\n") == 2
+    assert not received.endswith(b"0\r\n\r\n")
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_reset_must_be_a_bool(bad: object) -> None:
+    faults = Faults()
+    with pytest.raises(TypeError, match="reset must be a bool"):
+        faults.drop_after_events(1, reset=bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="reset must be a bool"):
+        faults.drop_at_byte(1, reset=bad)  # type: ignore[arg-type]
+    assert faults.pending == 0
