@@ -38,7 +38,7 @@ from ._event_stream import (
 )
 from ._message_stream import MessageStream
 from ._models import Message, MessagePage, message_decoder, page_decoder
-from ._transport import Response, status_error
+from ._transport import Response, ascii_url, status_error
 from .sse import DEFAULT_MAX_EVENT_SIZE
 
 __all__ = ["ENVIRONMENTS", "Client", "open_message_stream", "resolve_base_url"]
@@ -58,9 +58,15 @@ _REQUEST_READ_TIMEOUT = 30.0
 def resolve_base_url(base_url: str | None, environment: str) -> str:
     """The base URL: the argument, else ``EXPYS_BASE_URL``, else the environment's.
 
+    The URL comes back in ASCII, as it goes on the wire: a host name outside
+    ASCII in its IDNA (punycode) form, other characters outside ASCII
+    percent-encoded as UTF-8; without a trailing slash.
+
     Raises:
         ValueError: an unknown environment, or a base URL that is not an
-            absolute http(s) URL (query and fragment are not allowed).
+            absolute http(s) URL, carries credentials, a query or a
+            fragment, has a bad port, or a host name that IDNA cannot
+            encode (an empty label, a label over 63 characters).
     """
     if base_url is None:
         base_url = os.environ.get("EXPYS_BASE_URL") or None
@@ -72,12 +78,17 @@ def resolve_base_url(base_url: str | None, environment: str) -> str:
             raise ValueError(f"unknown environment {environment!r} (known: {known})") from None
     if not isinstance(base_url, str):
         raise TypeError("base_url must be a str")
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url must be an absolute http(s) URL, not {base_url!r}")
+    try:
+        parts = urlsplit(base_url)
+    except ValueError as exc:  # a broken IPv6 literal
+        raise ValueError(f"base_url is not a URL: {exc}") from None
     if parts.query or parts.fragment or parts.username or parts.password:
+        # (Checked before any message quotes the URL: it may hold a password.)
         raise ValueError("base_url must not carry credentials, a query or a fragment")
-    return base_url.rstrip("/")
+    try:
+        return ascii_url(base_url).rstrip("/")
+    except ValueError as exc:
+        raise ValueError(f"base_url {base_url!r} is not an absolute http(s) URL: {exc}") from None
 
 
 def _segment(conversation_id: str) -> str:

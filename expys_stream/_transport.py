@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, NoReturn, cast
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import anyio
 import anyio.abc
@@ -533,8 +533,9 @@ class Transport:
 
 
 def _host_header(url: str) -> bytes:
+    # (Every URL here went through ascii_url: the host is ASCII already.)
     parts = urlsplit(url)
-    host = (parts.hostname or "").encode("idna")
+    host = (parts.hostname or "").encode("ascii")
     if b":" in host:  # an IPv6 literal
         host = b"[" + host + b"]"
     default = 443 if parts.scheme == "https" else 80
@@ -546,14 +547,46 @@ def _host_header(url: str) -> bytes:
 def _redirect_target(url: str, location: bytes | None) -> str:
     if location is None or not location.strip():
         raise RedirectError(f"redirect from {_redact(url)} without a Location")
-    invalid = RedirectError(f"redirect from {_redact(url)} to an invalid Location")
     try:
-        target = urljoin(url, location.decode("utf-8").strip())
-        parts = urlsplit(target)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        _ = parts.port  # raises ValueError on a bad port
+        return ascii_url(urljoin(url, location.decode("utf-8").strip()))
     except (UnicodeDecodeError, ValueError):
-        raise invalid from None
-    if not valid:
-        raise invalid
-    return target
+        raise RedirectError(f"redirect from {_redact(url)} to an invalid Location") from None
+
+
+# What stays as it is in a path or query: RFC 3986's reserved and unreserved
+# characters, and "%" so that escapes already made are kept.
+_PATH_SAFE = "/%!$&'()*+,;=:@-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
+def ascii_url(url: str) -> str:
+    """``url`` as HTTP sends it: an absolute http(s) URL in ASCII.
+
+    A host name outside ASCII becomes its IDNA (punycode) form; any other
+    character outside ASCII, or not allowed in a URL (space, quote, angle
+    brackets...), is percent-encoded as UTF-8, as browsers do. Userinfo and
+    the fragment are dropped: neither is sent.
+
+    Raises:
+        ValueError: not an absolute http(s) URL, a bad port, or a host
+            name that IDNA cannot encode (an empty label, a label over 63
+            characters).
+    """
+    parts = urlsplit(url)
+    host = parts.hostname
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"the scheme must be http or https, not {parts.scheme!r}")
+    if not host:
+        raise ValueError("there is no host")
+    port = parts.port  # a ValueError of its own for a bad one
+    if ":" in host:  # an IPv6 literal (urlsplit checked it)
+        host = f"[{host}]"
+    else:
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError(f"invalid host name {host!r}") from None
+    netloc = host if port is None else f"{host}:{port}"
+    path = quote(parts.path, safe=_PATH_SAFE)
+    query = quote(parts.query, safe=_QUERY_SAFE)
+    return urlunsplit((parts.scheme, netloc, path, query, ""))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -133,6 +134,35 @@ def test_base_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
         Client(token="t", base_url="ftp://example")
     with pytest.raises(TypeError):
         Client(token="")
+
+
+def test_base_url_is_made_ascii(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EXPYS_BASE_URL", raising=False)
+    client = Client(token="t", base_url="https://Bücher.example/ä pi/")
+    assert client.base_url == "https://xn--bcher-kva.example/%C3%A4%20pi"
+    assert (
+        Client(token="t", base_url="http://[::1]:8080/p%2Fq").base_url == "http://[::1]:8080/p%2Fq"
+    )
+
+
+@pytest.mark.parametrize(
+    ("base_url", "words"),
+    [
+        ("http://a..b", "invalid host name 'a..b'"),
+        ("http://" + "x" * 64 + ".example", "invalid host name"),
+        ("http://h:99999", "Port out of range"),
+        ("http://[::1", "not a URL"),
+        ("ftp://h", "scheme must be http or https, not 'ftp'"),
+        ("h:80", "scheme must be http or https"),
+        ("http:///path", "there is no host"),
+        ("http://user:pw@h", "must not carry credentials"),
+        ("http://h/?q=1", "must not carry credentials, a query"),
+    ],
+)
+def test_a_base_url_that_cannot_be_used_is_refused_at_once(base_url: str, words: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)) as info:
+        Client(token="t", base_url=base_url)
+    assert "pw" not in str(info.value)
 
 
 async def test_a_base_url_with_a_path_prefix(token: str) -> None:

@@ -246,6 +246,44 @@ async def test_redirect_without_location_fails() -> None:
             await drain(stream)
 
 
+async def test_a_redirect_to_a_location_outside_ascii_is_percent_encoded() -> None:
+    # Servers send UTF-8 in Location now and then: it goes on the wire
+    # percent-encoded, as browsers send it.
+    location = "/straße/ü?q=ä".encode().decode("latin-1")  # its UTF-8 bytes
+    origin = Scripted([http_response(307, headers={"Location": location}), http_response(204)])
+    async with (
+        running(origin),
+        open_message_stream("c", token="t", base_url=origin.url, backoff_base=0.01) as stream,
+    ):
+        assert await drain(stream) == []
+    assert len(origin.heads) == 2
+    assert origin.heads[1].startswith(b"GET /stra%C3%9Fe/%C3%BC?q=%C3%A4 HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize(
+    "location", ["http://a..b/x", "http://[::1/x", "http://h:99999/", "ftp://h/x", "\xff\xfe"]
+)
+async def test_a_redirect_to_an_unusable_location_fails(location: str) -> None:
+    origin = Scripted([http_response(302, headers={"Location": location})])
+    async with (
+        running(origin),
+        open_message_stream("c", token="t", base_url=origin.url, backoff_base=0.01) as stream,
+    ):
+        with pytest.raises(RedirectError, match="to an invalid Location"):
+            await drain(stream)
+    assert len(origin.heads) == 1
+
+
+async def test_a_base_url_outside_ascii_goes_on_the_wire_encoded() -> None:
+    origin = Scripted([http_response(204)])
+    async with (
+        running(origin),
+        open_message_stream("c", token="t", base_url=origin.url + "/präfix") as stream,
+    ):
+        assert await drain(stream) == []
+    assert origin.heads[0].startswith(b"GET /pr%C3%A4fix/v1/conversations/c/stream HTTP/1.1\r\n")
+
+
 async def test_more_than_five_redirects_fail() -> None:
     loop = Scripted([])
     loop.responses = [
