@@ -26,6 +26,16 @@ from expys_stream.testing import ConciergeServer
 pytestmark = pytest.mark.anyio
 
 
+async def drain_from(origin: Scripted, prefix: str = "") -> list[Any]:
+    """Stream conversation "c" from a Scripted server (under a base URL path
+    ``prefix``) until the stream ends."""
+    async with running(origin):
+        # (The server's port is known once it runs.)
+        base_url = origin.url + prefix
+        async with open_message_stream("c", token="t", base_url=base_url, backoff_base=0.01) as s:
+            return await drain(s)
+
+
 def stream_requests(server: ConciergeServer) -> list[Any]:
     return [r for r in server.requests if r.path.endswith("/stream")]
 
@@ -237,13 +247,8 @@ async def test_cross_origin_redirect_drops_the_token(status: int) -> None:
 
 
 async def test_redirect_without_location_fails() -> None:
-    origin = Scripted([http_response(302)])
-    async with (
-        running(origin),
-        open_message_stream("c", token="t", base_url=origin.url, backoff_base=0.01) as stream,
-    ):
-        with pytest.raises(RedirectError, match="without a Location"):
-            await drain(stream)
+    with pytest.raises(RedirectError, match="without a Location"):
+        await drain_from(Scripted([http_response(302)]))
 
 
 async def test_a_redirect_to_a_location_outside_ascii_is_percent_encoded() -> None:
@@ -251,11 +256,7 @@ async def test_a_redirect_to_a_location_outside_ascii_is_percent_encoded() -> No
     # percent-encoded, as browsers send it.
     location = "/straße/ü?q=ä".encode().decode("latin-1")  # its UTF-8 bytes
     origin = Scripted([http_response(307, headers={"Location": location}), http_response(204)])
-    async with (
-        running(origin),
-        open_message_stream("c", token="t", base_url=origin.url, backoff_base=0.01) as stream,
-    ):
-        assert await drain(stream) == []
+    assert await drain_from(origin) == []
     assert len(origin.heads) == 2
     assert origin.heads[1].startswith(b"GET /stra%C3%9Fe/%C3%BC?q=%C3%A4 HTTP/1.1\r\n")
 
@@ -265,22 +266,14 @@ async def test_a_redirect_to_a_location_outside_ascii_is_percent_encoded() -> No
 )
 async def test_a_redirect_to_an_unusable_location_fails(location: str) -> None:
     origin = Scripted([http_response(302, headers={"Location": location})])
-    async with (
-        running(origin),
-        open_message_stream("c", token="t", base_url=origin.url, backoff_base=0.01) as stream,
-    ):
-        with pytest.raises(RedirectError, match="to an invalid Location"):
-            await drain(stream)
+    with pytest.raises(RedirectError, match="to an invalid Location"):
+        await drain_from(origin)
     assert len(origin.heads) == 1
 
 
 async def test_a_base_url_outside_ascii_goes_on_the_wire_encoded() -> None:
     origin = Scripted([http_response(204)])
-    async with (
-        running(origin),
-        open_message_stream("c", token="t", base_url=origin.url + "/präfix") as stream,
-    ):
-        assert await drain(stream) == []
+    assert await drain_from(origin, prefix="/präfix") == []
     assert origin.heads[0].startswith(b"GET /pr%C3%A4fix/v1/conversations/c/stream HTTP/1.1\r\n")
 
 
@@ -289,10 +282,6 @@ async def test_more_than_five_redirects_fail() -> None:
     loop.responses = [
         (lambda head: http_response(307, headers={"Location": "/again"})) for _ in range(10)
     ]
-    async with (
-        running(loop),
-        open_message_stream("c", token="t", base_url=loop.url, backoff_base=0.01) as stream,
-    ):
-        with pytest.raises(RedirectError, match="more than 5 redirects"):
-            await drain(stream)
+    with pytest.raises(RedirectError, match="more than 5 redirects"):
+        await drain_from(loop)
     assert len(loop.heads) == 6
