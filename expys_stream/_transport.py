@@ -17,9 +17,12 @@ httpcore's own iterator instead.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import json
 import math
 import os
+import re
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -152,25 +155,35 @@ def _describe(exc: BaseException) -> str:
 
 def _os_reason(exc: BaseException) -> tuple[str, str] | None:
     """The OS's words and name for the first errno down ``exc``'s causes."""
-    # Depth first through causes, contexts and groups' members (trio's
-    # "all attempts to connect ... failed" keeps each attempt's error in a
-    # group under it); bounded, as chains may be long or cyclic.
+    # Depth first through causes and groups' members (trio's "all attempts
+    # to connect ... failed" keeps each attempt's error in a group under
+    # it), and through the context of ``exc`` itself (httpcore keeps the
+    # error it replaced there) but no deeper: further down, a context may be
+    # whatever the caller was handling. Bounded, as chains may be long or
+    # cyclic.
     seen: set[int] = set()
     todo: list[BaseException] = [exc]
+    if exc.__context__ is not None and exc.__context__ is not exc.__cause__:
+        todo.insert(0, exc.__context__)  # after the causes
     while todo and len(seen) < 64:
         current = todo.pop()
         if id(current) in seen:
             continue
         seen.add(id(current))
-        # (An SSLError's errno is OpenSSL's, not the OS's.)
-        if isinstance(current, OSError) and not isinstance(current, ssl.SSLError):
-            name = errno.errorcode.get(current.errno or 0)
-            if name is not None:
-                return os.strerror(current.errno or 0), name
+        if isinstance(current, OSError) and not isinstance(current, _NOT_OS_ERRNO):
+            code = current.errno
+            if type(code) is int and code in errno.errorcode:
+                return os.strerror(code), errno.errorcode[code]
         if isinstance(current, BaseExceptionGroup):
             todo.extend(reversed(current.exceptions))
-        todo.extend(e for e in (current.__context__, current.__cause__) if e is not None)
+        if current.__cause__ is not None:
+            todo.append(current.__cause__)
     return None
+
+
+# OSErrors whose errno is not the OS's: OpenSSL's codes, and getaddrinfo's
+# (positive on BSD and macOS, where they collide with errno values).
+_NOT_OS_ERRNO = (ssl.SSLError, socket.gaierror, socket.herror)
 
 
 def status_error(
@@ -554,9 +567,28 @@ def _redirect_target(url: str, location: bytes | None) -> str:
 
 
 # What stays as it is in a path or query: RFC 3986's reserved and unreserved
-# characters, and "%" so that escapes already made are kept.
+# characters, and "%" so that escapes already made are kept; in a query also
+# the brackets that browsers leave alone (a signed URL must stay as signed).
 _PATH_SAFE = "/%!$&'()*+,;=:@-._~"
-_QUERY_SAFE = _PATH_SAFE + "?"
+_QUERY_SAFE = _PATH_SAFE + "?[]"
+# A host name as DNS takes it: labels of letters, digits, "-" and "_",
+# joined by dots, maybe with the root's trailing dot.
+_HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
+# RFC 6874: a zone in an IPv6 literal is "%25" then unreserved characters.
+_ZONE = re.compile(r"25[A-Za-z0-9._~-]+")
+
+
+def _ip_literal(host: str) -> str:
+    """The inside of a bracketed host, checked: an IPv6 address, maybe with
+    a zone; anything else (IPvFuture included) is a ValueError."""
+    address, percent, zone = host.partition("%")
+    try:
+        ipaddress.IPv6Address(address)
+    except ValueError:
+        raise ValueError(f"invalid IPv6 address {host!r}") from None
+    if percent and not _ZONE.fullmatch(zone):
+        raise ValueError(f"invalid zone in IPv6 address {host!r}")
+    return host
 
 
 def ascii_url(url: str) -> str:
@@ -567,10 +599,16 @@ def ascii_url(url: str) -> str:
     brackets...), is percent-encoded as UTF-8, as browsers do. Userinfo and
     the fragment are dropped: neither is sent.
 
+    Host names go through Python's IDNA 2003 codec, so a few differ from
+    what browsers (UTS 46) make of them: ``faß.de`` becomes ``fass.de``.
+    Write such a name in its ``xn--`` form to be sure of it.
+
     Raises:
-        ValueError: not an absolute http(s) URL, a bad port, or a host
-            name that IDNA cannot encode (an empty label, a label over 63
-            characters).
+        ValueError: not an absolute http(s) URL, a bad port, a host name
+            that IDNA cannot encode (an empty label, a label over 63
+            characters) or that holds anything but letters, digits, ``-``,
+            ``_`` and dots once encoded, or a bracketed host that is not an
+            IPv6 address (with an RFC 6874 zone, if any).
     """
     parts = urlsplit(url)
     host = parts.hostname
@@ -579,13 +617,17 @@ def ascii_url(url: str) -> str:
     if not host:
         raise ValueError("there is no host")
     port = parts.port  # a ValueError of its own for a bad one
-    if ":" in host:  # an IPv6 literal (urlsplit checked it)
-        host = f"[{host}]"
+    if parts.netloc.rpartition("@")[2].startswith("["):
+        host = f"[{_ip_literal(host)}]"
     else:
         try:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
             raise ValueError(f"invalid host name {host!r}") from None
+        # IDNA maps some characters to ASCII that no host name may hold
+        # (U+FF1C to "<", U+00A0 to a space), and leaves ASCII as it is.
+        if not _HOST_NAME.fullmatch(host):
+            raise ValueError(f"invalid host name {host!r}")
     netloc = host if port is None else f"{host}:{port}"
     path = quote(parts.path, safe=_PATH_SAFE)
     query = quote(parts.query, safe=_QUERY_SAFE)

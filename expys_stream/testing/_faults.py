@@ -57,7 +57,9 @@ class StreamPlan:
 
     drop_after_events: int | None = None
     drop_at_byte: int | None = None
-    reset: bool = False  # a drop resets the TCP connection (RST) instead of closing it
+    # Each drop resets the TCP connection (RST) instead of closing it.
+    reset_after_events: bool = False
+    reset_at_byte: bool = False
     stall: float | None = None
     trickle: bool = False
     prefix: list[bytes] = field(default_factory=list)
@@ -196,7 +198,7 @@ class Faults:
 
         def apply(plan: StreamPlan) -> None:
             plan.drop_after_events = n
-            plan.reset = reset
+            plan.reset_after_events = reset
 
         self._arm_stream("drop_after_events", conversation_id, apply)
 
@@ -215,7 +217,7 @@ class Faults:
 
         def apply(plan: StreamPlan) -> None:
             plan.drop_at_byte = offset
-            plan.reset = reset
+            plan.reset_at_byte = reset
 
         self._arm_stream("drop_at_byte", conversation_id, apply)
 

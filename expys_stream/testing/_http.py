@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import sys
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -179,7 +180,9 @@ class HttpConnection:
         """
         sock = self.stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
         if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            # struct linger: two ints, or two unsigned shorts on Windows.
+            layout = "HH" if sys.platform == "win32" else "ii"
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack(layout, 1, 0))
 
     async def aclose(self) -> None:
         """Close the socket at once (no goodbye, no chunked terminator)."""

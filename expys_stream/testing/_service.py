@@ -273,9 +273,9 @@ class Service:
                             keepalive=self._keepalive,
                         )
                         await http.end_stream()
-                    except Dropped:
+                    except Dropped as drop:
                         subscriber.ended_by = "dropped by a fault"
-                        if plan.reset:
+                        if drop.reset:
                             http.reset_on_close()
                     except _GONE:
                         subscriber.ended_by = "client gone"

@@ -38,7 +38,11 @@ _Item = tuple[int, bytes]
 
 
 class Dropped(Exception):
-    """A stream fault says: abort the connection now."""
+    """A stream fault says: abort the connection now (``reset``: with a TCP RST)."""
+
+    def __init__(self, *, reset: bool = False) -> None:
+        super().__init__("reset" if reset else "closed")
+        self.reset = reset
 
 
 class Subscriber:
@@ -109,6 +113,8 @@ class _BodyWriter:
         self._http = http
         self._byte_limit = plan.drop_at_byte
         self._event_limit = plan.drop_after_events
+        self._byte_reset = plan.reset_at_byte
+        self._event_reset = plan.reset_after_events
         self._trickle = plan.trickle
         self._sent = 0
         self._events = 0
@@ -116,7 +122,7 @@ class _BodyWriter:
     async def write(self, data: bytes, *, message: bool = False) -> None:
         if self._byte_limit is not None and self._sent + len(data) >= self._byte_limit:
             await self._send(data[: self._byte_limit - self._sent])
-            raise Dropped
+            raise Dropped(reset=self._byte_reset)
         await self._send(data)
         if message:
             self._events += 1
@@ -124,7 +130,7 @@ class _BodyWriter:
 
     def check_events(self) -> None:
         if self._event_limit is not None and self._events >= self._event_limit:
-            raise Dropped
+            raise Dropped(reset=self._event_reset)
 
     async def _send(self, data: bytes) -> None:
         self._sent += len(data)

@@ -143,6 +143,9 @@ def test_base_url_is_made_ascii(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (
         Client(token="t", base_url="http://[::1]:8080/p%2Fq").base_url == "http://[::1]:8080/p%2Fq"
     )
+    zoned = "http://[fe80::1%25eth0]:8080"
+    assert Client(token="t", base_url=zoned).base_url == zoned
+    assert Client(token="t", base_url="http://a_b-c.example.").base_url == "http://a_b-c.example."
 
 
 @pytest.mark.parametrize(
@@ -157,6 +160,14 @@ def test_base_url_is_made_ascii(monkeypatch: pytest.MonkeyPatch) -> None:
         ("http:///path", "there is no host"),
         ("http://user:pw@h", "must not carry credentials"),
         ("http://h/?q=1", "must not carry credentials, a query"),
+        # IDNA maps these to ASCII that no host name holds.
+        ("http://a\uff3bb", "invalid host name 'a[b'"),
+        ("http://\u00a0x", "invalid host name ' x'"),
+        ("http://127.0.0.1\x00.example.com", "invalid host name"),
+        ("http://a<b", "invalid host name"),
+        ("http://[v1.fe]", "invalid IPv6 address 'v1.fe'"),
+        ("http://[fe80::1%25\u00e9]", "invalid zone in IPv6 address"),
+        ("http://[fe80::1%eth0]", "invalid zone in IPv6 address"),
     ],
 )
 def test_a_base_url_that_cannot_be_used_is_refused_at_once(base_url: str, words: str) -> None:

@@ -262,7 +262,16 @@ async def test_a_redirect_to_a_location_outside_ascii_is_percent_encoded() -> No
 
 
 @pytest.mark.parametrize(
-    "location", ["http://a..b/x", "http://[::1/x", "http://h:99999/", "ftp://h/x", "\xff\xfe"]
+    "location",
+    [
+        "http://a..b/x",
+        "http://[::1/x",
+        "http://h:99999/",
+        "ftp://h/x",
+        "\xff\xfe",
+        "http://a\uff3bb/".encode().decode("latin-1"),  # UTF-8 of a full-width "["
+        "http://[v1.fe]/",
+    ],
 )
 async def test_a_redirect_to_an_unusable_location_fails(location: str) -> None:
     origin = Scripted([http_response(302, headers={"Location": location})])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import httpcore
 import pytest
@@ -419,3 +421,25 @@ def test_reset_must_be_a_bool(bad: object) -> None:
     with pytest.raises(TypeError, match="reset must be a bool"):
         faults.drop_at_byte(1, reset=bad)  # type: ignore[arg-type]
     assert faults.pending == 0
+
+
+@pytest.mark.parametrize(
+    ("arm", "reset"),
+    [
+        # Both drops armed: the one that fires first decides how it ends.
+        (lambda f: (f.drop_after_events(2, reset=True), f.drop_at_byte(10**6)), True),
+        (lambda f: (f.drop_at_byte(10**6), f.drop_after_events(2, reset=True)), True),
+        (lambda f: (f.drop_at_byte(len(RETRY) + 5, reset=True), f.drop_after_events(2)), True),
+        (lambda f: (f.drop_after_events(2, reset=True), f.drop_at_byte(len(RETRY) + 5)), False),
+    ],
+)
+async def test_combined_drops_keep_their_own_reset(
+    server: ConciergeServer, alice: str, arm: Any, reset: bool
+) -> None:
+    old = await backlog(server, 3)
+    arm(server.faults)
+    _, error = await read_until_closed(server.port, alice, old[0].id)
+    if reset:
+        assert isinstance(error, ConnectionResetError)
+    else:
+        assert error is None
