@@ -33,6 +33,7 @@ from ._errors import (
 from ._event_stream import (
     DEFAULT_USER_AGENT,
     TokenSource,
+    check_token,
     configure,
     resolve_token,
 )
@@ -150,8 +151,7 @@ class Client:
         ssl_context: ssl.SSLContext | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
     ) -> None:
-        if not (isinstance(token, str) and token) and not callable(token):
-            raise TypeError("token must be a non-empty str or a callable returning one")
+        check_token(token)
         if type(request_retries) is not int or request_retries < 0:
             raise ValueError("request_retries must be an int >= 0")
         self._token = token

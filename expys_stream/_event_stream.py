@@ -28,7 +28,6 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, TypeVar
-from urllib.parse import urlsplit
 
 import anyio
 from anyio.abc import TaskGroup
@@ -45,7 +44,15 @@ from ._errors import (
     StreamClosed,
     TransportError,
 )
-from ._transport import Response, StreamBody, Transport, read_timeout_error, status_error
+from ._transport import (
+    Response,
+    StreamBody,
+    Transport,
+    ascii_url,
+    header_problem,
+    read_timeout_error,
+    status_error,
+)
 from .sse import DEFAULT_MAX_EVENT_SIZE, EventTooLarge, ServerSentEvent, SSEDecoder
 from .sse._event import _id_key, _id_line
 
@@ -54,6 +61,7 @@ __all__ = [
     "EventStream",
     "StreamOptions",
     "TokenSource",
+    "check_token",
     "configure",
     "open_event_stream",
     "resolve_token",
@@ -81,9 +89,31 @@ async def resolve_token(source: TokenSource) -> str:
         token = await result if inspect.isawaitable(result) else result
     if not isinstance(token, str) or not token:
         raise TypeError("the token provider must return a non-empty str")
-    if any(c in token for c in "\r\n\0"):
-        raise ValueError("a token must not contain CR, LF or NUL")
+    _check_token_text(token)
     return token
+
+
+def check_token(source: object) -> None:
+    """Check a token argument before any I/O: a str fit for a header, or a callable.
+
+    Raises:
+        TypeError: neither a non-empty str nor a callable.
+        ValueError: a str that no Authorization header can carry.
+    """
+    if callable(source):
+        return
+    if not isinstance(source, str) or not source:
+        raise TypeError("token must be a non-empty str or a callable returning one")
+    _check_token_text(source)
+
+
+def _check_token_text(token: str) -> None:
+    if header_problem("Authorization", token) is not None:
+        # (Never quoted: it is the credential.)
+        raise ValueError(
+            "a token must not contain CR, LF, NUL, a vertical tab or a form feed, "
+            "nor start or end with whitespace"
+        )
 
 
 @dataclass(frozen=True)
@@ -448,7 +478,7 @@ class _StreamCore:
         if self._token is not None:
             headers["Authorization"] = "Bearer " + await resolve_token(self._token)
         if self._resume_id:
-            headers["Last-Event-ID"] = self._resume_id
+            headers["Last-Event-ID"] = _resume_header(self._resume_id)
         return headers
 
     async def _check(self, response: Response) -> None:
@@ -676,7 +706,10 @@ def open_event_stream(
     Raises:
         ValueError: an argument is invalid (checked before any I/O).
     """
-    _check_url(url)
+    url = _checked_url(url)
+    headers = _checked_headers(headers)
+    if token is not None:
+        check_token(token)
     options, transport = configure(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
@@ -700,12 +733,40 @@ def open_event_stream(
     )
 
 
-def _check_url(url: str) -> None:
+def _checked_url(url: str) -> str:
     if not isinstance(url, str):
         raise TypeError("url must be a str")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an absolute http(s) URL: {url.split('?', 1)[0]!r}")
+    try:
+        return ascii_url(url)
+    except ValueError as exc:
+        # (Without the query, which may hold a key.)
+        shown = url.split("?", 1)[0]
+        raise ValueError(f"not an absolute http(s) URL: {shown!r}: {exc}") from None
+
+
+def _checked_headers(headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    for name, value in (headers or {}).items():
+        problem = header_problem(name, value)
+        if problem is not None:
+            raise ValueError(f"headers: {problem}")
+    return headers
+
+
+def _resume_header(event_id: str) -> str:
+    """The Last-Event-ID value for a stream's last event ID.
+
+    As Fetch does to every header value, spaces and tabs at either end are
+    dropped (an ``id`` field may hold them). A vertical tab or a form feed
+    inside it cannot go in an HTTP/1.1 header at all: no resume is
+    possible, which is a ProtocolError rather than a stream that silently
+    starts over.
+    """
+    value = event_id.strip(" \t")
+    if header_problem("Last-Event-ID", value) is not None:
+        raise ProtocolError(
+            f"the stream's last event ID {event_id!r} cannot be sent back in Last-Event-ID"
+        )
+    return value
 
 
 EventStream.__module__ = "expys_stream"

@@ -75,6 +75,27 @@ _READ_TIMEOUT = "nothing received from {} within the read timeout"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Headers that carry credentials: never sent to another origin.
 _CREDENTIAL_HEADERS = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
+# RFC 9110 field names (tokens), and field values as h11 accepts them once
+# encoded: no NUL, no whitespace but spaces and tabs between other bytes.
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")
+
+
+def header_problem(name: object, value: object) -> str | None:
+    """Why HTTP/1.1 cannot carry this header as it is, or None if it can.
+
+    The answer never quotes the value, which may be a credential.
+    """
+    if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
+        return f"{name!r} is not a header name"
+    if not isinstance(value, str):
+        return f"the value of {name} is not a str"
+    if not _FIELD_VALUE.fullmatch(value.encode("utf-8", "surrogatepass")):
+        return (
+            f"the value of {name} starts or ends with whitespace, or holds NUL, CR, LF, "
+            "a vertical tab or a form feed"
+        )
+    return None
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
@@ -129,7 +150,9 @@ def _translated(exc: Exception, url: str) -> ExpysError | None:
         case httpcore.UnsupportedProtocol():
             return ConnectError(f"unsupported URL {where}: {_describe(exc)}")
         case httpcore.LocalProtocolError():  # we built a bad request: no retry
-            return ProtocolError(f"invalid request to {where}: {_describe(exc)}")
+            # (h11 quotes the offending bytes, which may be a credential.)
+            reason = _QUOTED_BYTES.sub(" (not shown)", _describe(exc))
+            return ProtocolError(f"invalid request to {where}: {reason}")
         case httpcore.TimeoutException() | httpcore.NetworkError() | httpcore.ProtocolError():
             return TransportError(f"connection to {where} failed: {_describe(exc)}")
         case h11.ProtocolError() | anyio.BrokenResourceError() | anyio.ClosedResourceError():
@@ -139,6 +162,9 @@ def _translated(exc: Exception, url: str) -> ExpysError | None:
         case OSError():
             return TransportError(f"connection to {where} failed: {_describe(exc)}")
     return None
+
+
+_QUOTED_BYTES = re.compile(r" ?b(['\"]).*")
 
 
 def _describe(exc: BaseException) -> str:

@@ -9,7 +9,8 @@ import ssl
 import anyio
 import httpcore
 
-from expys_stream._transport import _describe
+from expys_stream import ProtocolError
+from expys_stream._transport import _describe, _translated
 
 
 def chained(*errors: BaseException) -> BaseException:
@@ -92,3 +93,11 @@ def test_cycles_end() -> None:
     a, b = httpcore.ReadError(""), anyio.BrokenResourceError()
     a.__cause__, b.__cause__ = b, a
     assert _describe(a) == "ReadError"
+
+
+def test_a_refused_request_never_quotes_the_header_bytes() -> None:
+    error = _translated(
+        httpcore.LocalProtocolError("Illegal header value b'Bearer  secret '"), "http://h/x?k=v"
+    )
+    assert isinstance(error, ProtocolError)
+    assert str(error) == "invalid request to http://h/x: Illegal header value (not shown)"

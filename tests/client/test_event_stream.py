@@ -7,9 +7,15 @@ from typing import Any
 
 import anyio
 import pytest
-from client_support import CONVERSATION, collect, subscribed
+from client_support import CONVERSATION, Scripted, collect, http_response, running, subscribed
 
-from expys_stream import EventTooLarge, ServerSentEvent, open_event_stream, open_message_stream
+from expys_stream import (
+    EventTooLarge,
+    ProtocolError,
+    ServerSentEvent,
+    open_event_stream,
+    open_message_stream,
+)
 from expys_stream.testing import ConciergeServer
 
 pytestmark = pytest.mark.anyio
@@ -94,3 +100,84 @@ async def test_a_consumer_that_stops_reading_stops_the_socket_reads(
         assert stats.tasks_waiting_send == 1  # the reader, blocked: not reading
         rest = await collect(stream, 2999, timeout=30)
     assert len(rest) == 2999
+
+
+# -- what HTTP/1.1 cannot carry is refused before any I/O ------------------------
+
+BAD_TOKENS = [" padded-secret", "trailing-secret\t", "vt\x0bsecret", "ff\x0csecret", "cr\rsecret"]
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS)
+def test_a_token_no_header_can_carry_is_refused_at_once(token: str) -> None:
+    url = "http://127.0.0.1:9/stream"
+    with pytest.raises(ValueError, match="a token must not") as info:
+        open_event_stream(url, token=token)
+    assert "secret" not in str(info.value)
+    with pytest.raises(ValueError, match="a token must not") as info:
+        open_message_stream(CONVERSATION, token=token, base_url="http://127.0.0.1:9")
+    assert "secret" not in str(info.value)
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS)
+async def test_a_provider_token_no_header_can_carry_fails_without_showing_it(
+    server: ConciergeServer, token: str
+) -> None:
+    url = f"{server.base_url}/v1/conversations/{CONVERSATION}/stream"
+    async with open_event_stream(url, token=lambda: token, backoff_base=0.01) as stream:
+        with anyio.fail_after(10), pytest.raises(ValueError, match="a token must not") as info:
+            await stream.__anext__()
+    assert "secret" not in str(info.value)
+    assert not [r for r in server.requests if r.path.endswith("/stream")]
+
+
+@pytest.mark.parametrize(
+    ("headers", "words"),
+    [
+        ({"X-Key": " secret"}, "the value of X-Key starts or ends with whitespace"),
+        ({"X-Key": "secret\x0c"}, "the value of X-Key"),
+        ({"X-Key": "a\nb-secret"}, "the value of X-Key"),
+        ({"X Key": "secret"}, "'X Key' is not a header name"),
+        ({"": "secret"}, "'' is not a header name"),
+        ({"X-Key": 7}, "the value of X-Key is not a str"),
+    ],
+)
+def test_extra_headers_no_request_can_carry_are_refused_at_once(
+    headers: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(ValueError, match=words) as info:
+        open_event_stream("http://127.0.0.1:9/stream", headers=headers)
+    assert "secret" not in str(info.value)
+
+
+def test_a_url_that_cannot_be_requested_is_refused_without_its_query() -> None:
+    with pytest.raises(ValueError, match="invalid host name") as info:
+        open_event_stream("http://a..b/stream?key=secret")
+    assert "secret" not in str(info.value)
+
+
+async def test_the_resume_id_loses_the_blanks_around_it_as_fetch_does() -> None:
+    # "id:  padded \t" sets the ID " padded \t"; no header value may start
+    # or end with blanks, so it goes back as "padded" (Fetch strips them).
+    body = b"retry: 10\n\nid:  padded \t\ndata: x\n\n"
+    origin = Scripted([http_response(200, body), http_response(204)])
+    async with running(origin):
+        url = origin.url + "/stream"
+        async with open_event_stream(url, backoff_base=0.01, backoff_cap=0.02) as stream:
+            with anyio.fail_after(10):
+                got = [event async for event in stream]
+    assert [(e.id, e.data) for e in got] == [(" padded \t", "x")]
+    assert origin.header(1, b"last-event-id") == b"padded"
+
+
+async def test_a_resume_id_no_header_can_carry_is_a_protocol_error() -> None:
+    body = b"id: a\x0bb\ndata: x\n\n"
+    origin = Scripted([http_response(200, body), http_response(204)])
+    async with running(origin):
+        url = origin.url + "/stream"
+        async with open_event_stream(url, backoff_base=0.01, backoff_cap=0.02) as stream:
+            with anyio.fail_after(10):
+                first = await stream.__anext__()
+                with pytest.raises(ProtocolError, match="cannot be sent back in Last-Event-ID"):
+                    await stream.__anext__()
+    assert first.id == "a\x0bb"
+    assert len(origin.heads) == 1  # no request went out without its resume point
