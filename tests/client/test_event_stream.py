@@ -11,6 +11,7 @@ from client_support import CONVERSATION, Scripted, collect, http_response, runni
 
 from expys_stream import (
     EventTooLarge,
+    ExpysError,
     ProtocolError,
     ServerSentEvent,
     open_event_stream,
@@ -155,29 +156,37 @@ def test_a_url_that_cannot_be_requested_is_refused_without_its_query() -> None:
     assert "secret" not in str(info.value)
 
 
+async def read_from(origin: Scripted) -> tuple[list[ServerSentEvent], ExpysError | None]:
+    """The events of a Scripted server's stream until it ends, and the error
+    that ended it, if any."""
+    got: list[ServerSentEvent] = []
+    async with running(origin):
+        url = origin.url + "/stream"
+        async with open_event_stream(url, backoff_base=0.01, backoff_cap=0.02) as stream:
+            with anyio.fail_after(10):
+                try:
+                    async for event in stream:
+                        got.append(event)
+                except ExpysError as exc:
+                    return got, exc
+    return got, None
+
+
 async def test_the_resume_id_loses_the_blanks_around_it_as_fetch_does() -> None:
     # "id:  padded \t" sets the ID " padded \t"; no header value may start
     # or end with blanks, so it goes back as "padded" (Fetch strips them).
     body = b"retry: 10\n\nid:  padded \t\ndata: x\n\n"
     origin = Scripted([http_response(200, body), http_response(204)])
-    async with running(origin):
-        url = origin.url + "/stream"
-        async with open_event_stream(url, backoff_base=0.01, backoff_cap=0.02) as stream:
-            with anyio.fail_after(10):
-                got = [event async for event in stream]
+    got, error = await read_from(origin)
+    assert error is None
     assert [(e.id, e.data) for e in got] == [(" padded \t", "x")]
     assert origin.header(1, b"last-event-id") == b"padded"
 
 
 async def test_a_resume_id_no_header_can_carry_is_a_protocol_error() -> None:
-    body = b"id: a\x0bb\ndata: x\n\n"
-    origin = Scripted([http_response(200, body), http_response(204)])
-    async with running(origin):
-        url = origin.url + "/stream"
-        async with open_event_stream(url, backoff_base=0.01, backoff_cap=0.02) as stream:
-            with anyio.fail_after(10):
-                first = await stream.__anext__()
-                with pytest.raises(ProtocolError, match="cannot be sent back in Last-Event-ID"):
-                    await stream.__anext__()
-    assert first.id == "a\x0bb"
+    origin = Scripted([http_response(200, b"id: a\x0bb\ndata: x\n\n"), http_response(204)])
+    got, error = await read_from(origin)
+    assert [e.id for e in got] == ["a\x0bb"]
+    assert isinstance(error, ProtocolError)
+    assert "cannot be sent back in Last-Event-ID" in str(error)
     assert len(origin.heads) == 1  # no request went out without its resume point
