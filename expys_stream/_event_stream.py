@@ -32,7 +32,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 from anyio.abc import TaskGroup
 
-from ._backoff import Backoff, parse_retry_after
+from ._backoff import MAX_RETRY_AFTER, Backoff, parse_retry_after
 from ._channel import Channel
 from ._errors import (
     AuthenticationError,
@@ -48,6 +48,7 @@ from ._transport import (
     Response,
     StreamBody,
     Transport,
+    _redact,
     ascii_url,
     header_problem,
     read_timeout_error,
@@ -111,8 +112,8 @@ def _check_token_text(token: str) -> None:
     if header_problem("Authorization", token) is not None:
         # (Never quoted: it is the credential.)
         raise ValueError(
-            "a token must not contain CR, LF, NUL, a vertical tab or a form feed, "
-            "nor start or end with whitespace"
+            "a token must be text an HTTP header can carry: no CR, LF, NUL, vertical "
+            "tab, form feed or lone surrogate, and no blank at either end"
         )
 
 
@@ -340,7 +341,7 @@ class _StreamCore:
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         if getattr(self, "_state", "closed") == "open":
             _warn(
-                f"expys_stream stream for {getattr(self, '_url', '?')} was never closed",
+                f"expys_stream stream for {_redact(getattr(self, '_url', ''))} was never closed",
                 ResourceWarning,
                 stacklevel=2,
                 source=self,
@@ -447,7 +448,7 @@ class _StreamCore:
 
     @property
     def _url_for_log(self) -> str:
-        return self._url.split("?", 1)[0]
+        return _redact(self._url)
 
     async def _attempt(
         self, send: Channel[_Item], scope: anyio.CancelScope, connected_at: list[float]
@@ -526,7 +527,8 @@ class _StreamCore:
         finally:
             self._resume_id = decoder.last_event_id
             if decoder.retry is not None:
-                self._retry_floor = decoder.retry / 1000.0
+                # Capped like Retry-After: a server asking for years is broken.
+                self._retry_floor = min(decoder.retry / 1000.0, MAX_RETRY_AFTER)
 
 
 def _drop_replayed(
@@ -739,16 +741,30 @@ def _checked_url(url: str) -> str:
     try:
         return ascii_url(url)
     except ValueError as exc:
-        # (Without the query, which may hold a key.)
-        shown = url.split("?", 1)[0]
-        raise ValueError(f"not an absolute http(s) URL: {shown!r}: {exc}") from None
+        # (Without userinfo, query or fragment, which may hold a key.)
+        try:
+            shown = repr(_redact(url))
+        except ValueError:  # not even splittable
+            shown = "(not shown)"
+        raise ValueError(f"not an absolute http(s) URL: {shown}: {exc}") from None
+
+
+# Headers that describe the connection or the body: HTTP/1.1 framing is
+# ours to write, and a second Host would be a different request.
+_OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 
 def _checked_headers(headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
-    for name, value in (headers or {}).items():
+    if headers is None:
+        return None
+    if not isinstance(headers, Mapping):
+        raise TypeError("headers must be a mapping of str to str")
+    for name, value in headers.items():
         problem = header_problem(name, value)
         if problem is not None:
             raise ValueError(f"headers: {problem}")
+        if name.lower() in _OWN_HEADERS:
+            raise ValueError(f"headers: {name} is written by the client itself")
     return headers
 
 

@@ -90,7 +90,11 @@ def header_problem(name: object, value: object) -> str | None:
         return f"{name!r} is not a header name"
     if not isinstance(value, str):
         return f"the value of {name} is not a str"
-    if not _FIELD_VALUE.fullmatch(value.encode("utf-8", "surrogatepass")):
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"the value of {name} is not valid Unicode (a lone surrogate)"
+    if not _FIELD_VALUE.fullmatch(encoded):
         return (
             f"the value of {name} starts or ends with whitespace, or holds NUL, CR, LF, "
             "a vertical tab or a form feed"
@@ -149,7 +153,8 @@ def _translated(exc: Exception, url: str) -> ExpysError | None:
             return ConnectError(f"no connection to {where} became free in time")
         case httpcore.UnsupportedProtocol():
             return ConnectError(f"unsupported URL {where}: {_describe(exc)}")
-        case httpcore.LocalProtocolError():  # we built a bad request: no retry
+        case httpcore.LocalProtocolError() | h11.LocalProtocolError():
+            # We built a bad request: no retry.
             # (h11 quotes the offending bytes, which may be a credential.)
             reason = _QUOTED_BYTES.sub(" (not shown)", _describe(exc))
             return ProtocolError(f"invalid request to {where}: {reason}")

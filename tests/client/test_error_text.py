@@ -7,6 +7,7 @@ import socket
 import ssl
 
 import anyio
+import h11
 import httpcore
 
 from expys_stream import ProtocolError
@@ -101,3 +102,12 @@ def test_a_refused_request_never_quotes_the_header_bytes() -> None:
     )
     assert isinstance(error, ProtocolError)
     assert str(error) == "invalid request to http://h/x: Illegal header value (not shown)"
+
+
+def test_h11s_own_refusal_is_a_protocol_error_not_a_network_one() -> None:
+    refusal = h11.LocalProtocolError("Too little data for declared Content-Length")
+    error = _translated(refusal, "http://h/x")
+    assert type(error) is ProtocolError
+    assert str(error) == (
+        "invalid request to http://h/x: Too little data for declared Content-Length"
+    )

@@ -105,16 +105,23 @@ async def test_a_consumer_that_stops_reading_stops_the_socket_reads(
 
 # -- what HTTP/1.1 cannot carry is refused before any I/O ------------------------
 
-BAD_TOKENS = [" padded-secret", "trailing-secret\t", "vt\x0bsecret", "ff\x0csecret", "cr\rsecret"]
+BAD_TOKENS = [
+    " padded-secret",
+    "trailing-secret\t",
+    "vt\x0bsecret",
+    "ff\x0csecret",
+    "cr\rsecret",
+    "lone-surrogate\ud800secret",
+]
 
 
 @pytest.mark.parametrize("token", BAD_TOKENS)
 def test_a_token_no_header_can_carry_is_refused_at_once(token: str) -> None:
     url = "http://127.0.0.1:9/stream"
-    with pytest.raises(ValueError, match="a token must not") as info:
+    with pytest.raises(ValueError, match="a token must be text") as info:
         open_event_stream(url, token=token)
     assert "secret" not in str(info.value)
-    with pytest.raises(ValueError, match="a token must not") as info:
+    with pytest.raises(ValueError, match="a token must be text") as info:
         open_message_stream(CONVERSATION, token=token, base_url="http://127.0.0.1:9")
     assert "secret" not in str(info.value)
 
@@ -125,7 +132,7 @@ async def test_a_provider_token_no_header_can_carry_fails_without_showing_it(
 ) -> None:
     url = f"{server.base_url}/v1/conversations/{CONVERSATION}/stream"
     async with open_event_stream(url, token=lambda: token, backoff_base=0.01) as stream:
-        with anyio.fail_after(10), pytest.raises(ValueError, match="a token must not") as info:
+        with anyio.fail_after(10), pytest.raises(ValueError, match="a token must be text") as info:
             await stream.__anext__()
     assert "secret" not in str(info.value)
     assert not [r for r in server.requests if r.path.endswith("/stream")]
@@ -140,6 +147,11 @@ async def test_a_provider_token_no_header_can_carry_fails_without_showing_it(
         ({"X Key": "secret"}, "'X Key' is not a header name"),
         ({"": "secret"}, "'' is not a header name"),
         ({"X-Key": 7}, "the value of X-Key is not a str"),
+        ({"X-Key": "\udc80secret"}, "the value of X-Key is not valid Unicode"),
+        ({"Host": "elsewhere-secret"}, "Host is written by the client itself"),
+        ({"content-length": "5"}, "content-length is written by the client itself"),
+        ({"Transfer-Encoding": "chunked"}, "Transfer-Encoding is written by the client"),
+        ({"Connection": "close"}, "Connection is written by the client itself"),
     ],
 )
 def test_extra_headers_no_request_can_carry_are_refused_at_once(
@@ -150,10 +162,41 @@ def test_extra_headers_no_request_can_carry_are_refused_at_once(
     assert "secret" not in str(info.value)
 
 
-def test_a_url_that_cannot_be_requested_is_refused_without_its_query() -> None:
-    with pytest.raises(ValueError, match="invalid host name") as info:
-        open_event_stream("http://a..b/stream?key=secret")
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://a..b/stream?key=secret",
+        "http://user:secret@exa mple.com/stream",
+        "http://h:99999/stream#secret",
+        "http://[::1/stream?key=secret",
+    ],
+)
+def test_a_url_that_cannot_be_requested_is_refused_without_its_secrets(url: str) -> None:
+    with pytest.raises(ValueError, match="not an absolute http") as info:
+        open_event_stream(url)
     assert "secret" not in str(info.value)
+
+
+@pytest.mark.parametrize("headers", [[("X-Key", "v")], "X-Key: v"])
+def test_headers_must_be_a_mapping(headers: Any) -> None:
+    with pytest.raises(TypeError, match="headers must be a mapping"):
+        open_event_stream("http://127.0.0.1:9/stream", headers=headers)
+
+
+async def test_a_servers_retry_is_capped_at_a_day(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="expys_stream")
+    origin = Scripted([http_response(200, b"retry: 99999999999999999999\n\n")])
+    async with running(origin):
+        url = origin.url + "/stream"
+        async with open_event_stream(url, backoff_base=0.01) as stream:
+            with anyio.move_on_after(0.5):
+                await stream.__anext__()  # it waits to reconnect; stop it here
+    delays = [
+        float(r.getMessage().split(" in ")[1].split(" s ")[0])
+        for r in caplog.records
+        if r.getMessage().startswith("reconnecting")
+    ]
+    assert delays == [86400.0]
 
 
 async def read_from(origin: Scripted) -> tuple[list[ServerSentEvent], ExpysError | None]:
