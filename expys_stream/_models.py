@@ -8,6 +8,7 @@ annotations here: msgspec reads them after ``__module__`` is changed.)
 """
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
@@ -29,7 +30,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     conversation_id: str = msgspec.field(name="conversationID")
     author_id: str = msgspec.field(name="authorID")
-    created_at: datetime = msgspec.field(name="createdAt")
+    # tz=True: a timestamp without an offset is refused, not read as naive.
+    created_at: Annotated[datetime, msgspec.Meta(tz=True)] = msgspec.field(name="createdAt")
     body: str | None = None
 
 

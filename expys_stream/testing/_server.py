@@ -12,6 +12,7 @@ touched only from the server's event loop: the :class:`Store`
 from __future__ import annotations
 
 import logging
+import re
 from types import TracebackType
 
 import anyio
@@ -29,6 +30,9 @@ from ._store import Store
 __all__ = ["ConciergeServer", "RecordedRequest", "serve_concierge"]
 
 logger = logging.getLogger("expys_stream.testing")
+# A path prefix that needs no encoding: "/" then segments of RFC 3986
+# unreserved and sub-delim characters, ":", "@" or percent escapes.
+_PATH_PREFIX = re.compile(r"(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)+")
 
 
 class ConciergeServer:
@@ -54,14 +58,23 @@ class ConciergeServer:
         max_queued_events: int = 10_000,
         path_prefix: str = "",
     ) -> None:
+        if not isinstance(host, str) or not host:
+            raise TypeError("host must be a non-empty str (an address or a name)")
+        if type(port) is not int or not 0 <= port <= 65535:
+            raise ValueError("port must be an int from 0 to 65535")
+        if not isinstance(path_prefix, str):
+            raise TypeError("path_prefix must be a str")
+        if path_prefix and not _PATH_PREFIX.fullmatch(path_prefix):
+            raise ValueError(
+                "path_prefix must be '/'-separated segments of letters, digits and "
+                "-._~!$&'()*+,;=:@ (percent-encode anything else), not ending with '/'"
+            )
         if not keepalive_interval > 0:
             raise ValueError("keepalive_interval must be > 0")
         if type(retry_ms) is not int or retry_ms < 0:
             raise ValueError("retry_ms must be an int >= 0")
         if type(max_queued_events) is not int or max_queued_events < 1:
             raise ValueError("max_queued_events must be an int >= 1")
-        if path_prefix and (not path_prefix.startswith("/") or path_prefix.endswith("/")):
-            raise ValueError("path_prefix must start with '/' and not end with '/'")
         self._host = host
         self._port = port
         self._prefix = path_prefix
@@ -94,9 +107,14 @@ class ConciergeServer:
         self._hub.start()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
-        for one in listener.listeners:
-            self._task_group.start_soon(self._accept_loop, one)
-        logger.debug("concierge listening on %s", self.base_url)
+        try:
+            for one in listener.listeners:
+                self._task_group.start_soon(self._accept_loop, one)
+            logger.debug("concierge listening on %s", self.base_url)
+        except BaseException:
+            # Leave nothing running (and trio's nursery stack as it was).
+            await self.__aexit__(None, None, None)
+            raise
         return self
 
     async def __aexit__(

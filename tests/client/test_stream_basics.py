@@ -133,6 +133,25 @@ async def test_invalid_message_raises_with_event_id_and_excerpt(
     assert before.id  # the valid message was stored before the fault
 
 
+async def test_a_timestamp_without_an_offset_is_invalid(
+    server: ConciergeServer, token: str, fast: dict[str, Any]
+) -> None:
+    # Message.created_at is documented timezone-aware: a naive one is refused.
+    naive = (
+        '{"id": "msg_n", "conversationID": "cnv_test", "authorID": "usr_bob", '
+        '"createdAt": "2026-11-27T10:15:02"}'
+    )
+    server.faults.invalid_message(naive)
+    async with open_message_stream(
+        CONVERSATION, token=token, last_event_id="none", **fast
+    ) as stream:
+        with anyio.fail_after(10), pytest.raises(MessageDecodeError) as info:
+            async for _message in stream:
+                pass
+    assert "timezone" in str(info.value)
+    assert "2026-11-27T10:15:02" in info.value.excerpt
+
+
 async def test_invalid_message_skipped_with_a_warning(
     server: ConciergeServer,
     token: str,
