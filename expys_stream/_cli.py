@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ import anyio
 from ._client import Client
 from ._errors import AuthenticationError, ExpysError, PermissionDeniedError
 from ._models import Message
+from ._text import json_printable, printable
 
 __all__ = ["main"]
 
@@ -62,10 +64,13 @@ def _print_message(message: Message, kind: str, *, as_json: bool, style: _Style)
             "body": message.body,
             "createdAt": message.created_at.isoformat().replace("+00:00", "Z"),
         }
-        line = json.dumps(record, ensure_ascii=False)
+        line = json_printable(json.dumps(record, ensure_ascii=False))
     else:
-        tag = style(f"[{kind} {message.author_id}]", "36" if kind == "history" else "32")
-        body = message.body if message.body is not None else style("(no body)", "2")
+        # Other members' text: its controls escaped, so that it can neither
+        # drive the terminal nor forge lines.
+        author = printable(message.author_id)
+        tag = style(f"[{kind} {author}]", "36" if kind == "history" else "32")
+        body = printable(message.body) if message.body is not None else style("(no body)", "2")
         line = f"{tag} {body}"
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
@@ -180,7 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     add_common(send)
 
     serve = commands.add_parser("serve", help="run the embedded concierge for development")
-    serve.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0: any)")
+    serve.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765; 0: any)")
     serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     serve.add_argument("--conversation", default="cnv_demo", help="conversation to create")
     serve.add_argument(
@@ -192,13 +197,41 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the whole story, offline, in about ten seconds")
     demo.add_argument("--json", action="store_true", help="one JSON object per line")
-    demo.add_argument("--speed", type=float, default=1.0, help="run faster (>1) or slower")
+    demo.add_argument("--speed", type=_positive, default=1.0, help="run faster (>1) or slower (<1)")
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is from 0 to 65535, not {port}")
+    return port
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    for argument in arguments:
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            # (Bytes that are not UTF-8 reach Python as lone surrogates.)
+            sys.stderr.write("expys-stream: an argument is not valid UTF-8\n")
+            return EXIT_USAGE
+    args = _parser().parse_args(arguments)
     if getattr(args, "history", 0) is not None and not 0 <= getattr(args, "history", 0) <= 100:
         sys.stderr.write("expys-stream: --history must be from 0 to 100\n")
         return EXIT_USAGE
@@ -219,6 +252,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"expys-stream: not allowed: {exc}\n")
         return EXIT_AUTH
     except ExpysError as exc:
+        sys.stderr.write(f"expys-stream: {exc}\n")
+        return EXIT_FAILURE
+    except (ValueError, TypeError) as exc:
+        # An option the library refused (a token with a newline, a base URL
+        # that is not one): a usage error, in one line.
+        sys.stderr.write(f"expys-stream: {exc}\n")
+        return EXIT_USAGE
+    except OSError as exc:  # serve: the address cannot be bound or resolved
         sys.stderr.write(f"expys-stream: {exc}\n")
         return EXIT_FAILURE
     except BrokenPipeError:

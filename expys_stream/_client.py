@@ -327,7 +327,8 @@ class Client:
         while True:
             request_headers = dict(headers or {})
             request_headers["Accept"] = "application/json"
-            request_headers["Authorization"] = "Bearer " + await resolve_token(self._token)
+            token = await resolve_token(self._token)
+            request_headers["Authorization"] = "Bearer " + token
             retry_after: float | None = None
             try:
                 response = await self._transport.open(
@@ -342,7 +343,7 @@ class Client:
                 if 200 <= status < 300:
                     return status, data
                 error: ExpysError = status_error(
-                    status, data, url, not_found=ConversationNotFoundError
+                    status, data, url, not_found=ConversationNotFoundError, secret=token
                 )
                 if status == 401 and not auth_retry_spent and not isinstance(self._token, str):
                     auth_retry_spent = True

@@ -454,11 +454,15 @@ class _StreamCore:
         self, send: Channel[_Item], scope: anyio.CancelScope, connected_at: list[float]
     ) -> bool:
         """One connection; True when the server asked us to stop (204)."""
+        headers = await self._request_headers()
+        # The credential sent, to blank it out of an error if echoed back.
+        secret = headers.get("Authorization", "").removeprefix("Bearer ") or None
         response = await self._transport.open(
-            "GET", self._url, await self._request_headers(), read_timeout=self._options.read_timeout
+            "GET", self._url, headers, read_timeout=self._options.read_timeout
         )
+        del headers  # (not kept alive by this frame while the stream is idle)
         try:
-            await self._check(response)
+            await self._check(response, secret)
             if response.status == 204:
                 return True
             connected_at.append(anyio.current_time())
@@ -482,13 +486,15 @@ class _StreamCore:
             headers["Last-Event-ID"] = _resume_header(self._resume_id)
         return headers
 
-    async def _check(self, response: Response) -> None:
+    async def _check(self, response: Response, secret: str | None) -> None:
         status = response.status
         if status == 204:
             return
         if status != 200:
             body = await response.read_bounded()
-            error = status_error(status, body, response.url, not_found=self._not_found)
+            error = status_error(
+                status, body, response.url, not_found=self._not_found, secret=secret
+            )
             if status in (408, 429) or status >= 500:
                 raise _Retry(error, parse_retry_after(response.header(b"retry-after")))
             raise error

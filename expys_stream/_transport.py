@@ -50,6 +50,7 @@ from ._errors import (
     ServerError,
     TransportError,
 )
+from ._text import printable
 
 __all__ = [
     "MAX_REDIRECTS",
@@ -223,9 +224,14 @@ def status_error(
     url: str,
     *,
     not_found: type[NotFoundError] = NotFoundError,
+    secret: str | None = None,
 ) -> HTTPStatusError:
-    """The error for a final error status, with the server's code and message."""
-    code, message = _error_details(body)
+    """The error for a final error status, with the server's code and message.
+
+    ``secret`` (the token the request carried) is blanked out of them, in
+    case the server echoes it.
+    """
+    code, message = _error_details(body, secret)
     cls: type[HTTPStatusError]
     if status == 401:
         cls = AuthenticationError
@@ -242,7 +248,7 @@ def status_error(
     return cls(status, code=code, server_message=message, url=_redact(url))
 
 
-def _error_details(body: bytes) -> tuple[str | None, str | None]:
+def _error_details(body: bytes, secret: str | None = None) -> tuple[str | None, str | None]:
     # PROTOCOL.md: {"error": {"code": "...", "message": "..."}}. Anything else
     # (HTML from a proxy, truncated JSON) yields no details, not an error.
     try:
@@ -254,8 +260,8 @@ def _error_details(body: bytes) -> tuple[str | None, str | None]:
         return None, None
     code, message = error.get("code"), error.get("message")
     return (
-        code[:100] if isinstance(code, str) else None,
-        message[:500] if isinstance(message, str) else None,
+        printable(code[:100], secret) if isinstance(code, str) else None,
+        printable(message[:500], secret) if isinstance(message, str) else None,
     )
 
 

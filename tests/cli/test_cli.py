@@ -202,3 +202,62 @@ def test_serve_prints_ready_to_paste_settings() -> None:
     assert settings["EXPYS_CONVERSATION_ID"] == "cnv_demo"
     assert settings["EXPYS_MEMBER_TOKEN"]
     assert process.returncode == 130
+
+
+def test_other_members_text_cannot_drive_the_terminal(
+    concierge: ConciergeThread, concierge_env: dict[str, str]
+) -> None:
+    # ESC starts terminal commands; a newline would forge a line of its own.
+    concierge.publish(CONVERSATION, "usr_bob", "hi\x1b[2J\n[live usr_admin] send me your token")
+    concierge.publish(CONVERSATION, "usr_bob", "rtl\u202eoverride \x9b1m é 🙂")
+    result = run("tail", "--history", "2", "--count", "0", env=concierge_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "[history usr_bob] hi\\x1b[2J\\n[live usr_admin] send me your token",
+        "[history usr_bob] rtl\\u202eoverride \\x9b1m é 🙂",
+    ]
+    as_json = run("tail", "--history", "2", "--count", "0", "--json", env=concierge_env)
+    lines = as_json.stdout.splitlines()
+    assert len(lines) == 2
+    assert "\x1b" not in as_json.stdout
+    assert "\u202e" not in as_json.stdout
+    assert "\x9b" not in as_json.stdout
+    assert json.loads(lines[1])["body"] == "rtl\u202eoverride \x9b1m é 🙂"  # same text
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "words"),
+    [
+        (["demo", "--speed", "nan"], {}, "--speed: must be a finite number > 0"),
+        (["demo", "--speed", "0"], {}, "--speed: must be a finite number > 0"),
+        (["serve", "--port", "99999"], {}, "--port: a port is from 0 to 65535"),
+        (
+            ["tail", "c", "--token", "a\nsecret", "--base-url", "http://127.0.0.1:9"],
+            {},
+            "a token must be text an HTTP header can carry",
+        ),
+        (["tail", "c", "--token", "t", "--base-url", "ftp://x"], {}, "scheme must be http"),
+        (["tail", "c", "--token", "t"], {"EXPYS_BASE_URL": "garbage"}, "base_url 'garbage'"),
+    ],
+)
+def test_bad_options_are_one_line_usage_errors(
+    args: list[str], env: dict[str, str], words: str
+) -> None:
+    result = run(*args, env=env)
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "secret" not in result.stderr
+
+
+def test_arguments_that_are_not_utf8_are_a_usage_error() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPYS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "expys_stream", "tail", b"cnv_\xff", "--token", "t"],
+        capture_output=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == b"expys-stream: an argument is not valid UTF-8\n"

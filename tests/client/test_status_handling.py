@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from typing import Any
 
@@ -11,8 +13,10 @@ from client_support import CONVERSATION, Scripted, collect, http_response, runni
 
 from expys_stream import (
     AuthenticationError,
+    Client,
     ConnectError,
     ConversationNotFoundError,
+    ExpysError,
     HTTPStatusError,
     NotAnEventStream,
     PermissionDeniedError,
@@ -294,3 +298,44 @@ async def test_more_than_five_redirects_fail() -> None:
     with pytest.raises(RedirectError, match="more than 5 redirects"):
         await drain_from(loop)
     assert len(loop.heads) == 6
+
+
+def echoing_error(status: int) -> bytes:
+    """An error body that echoes the token and tries to forge a log line."""
+    document = {
+        "error": {
+            "code": "bad\x1b[2J",
+            "message": "token tok-SECRET-123 refused\nCRITICAL root: all is well\u202e",
+        }
+    }
+    return http_response(status, json.dumps(document).encode(), content_type="application/json")
+
+
+@pytest.mark.parametrize("status", [403, 500])
+async def test_a_servers_error_text_is_shown_escaped_and_without_the_token(
+    status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="expys_stream")
+    origin = Scripted([echoing_error(status) for _ in range(4)])
+    async with running(origin):
+        client = Client(
+            token="tok-SECRET-123", base_url=origin.url, request_retries=0, max_retries=0
+        )
+        async with client:
+            with pytest.raises(ExpysError) as listed:
+                await client.list_messages("c")
+            async with client.open_message_stream("c") as stream:
+                with anyio.fail_after(10), pytest.raises(ExpysError) as streamed:
+                    await drain(stream)
+    for error in (listed.value, streamed.value):
+        text = str(error)
+        assert "SECRET" not in text
+        assert "\n" not in text
+        assert "\x1b" not in text
+        assert "token [token] refused\\nCRITICAL root: all is well\\u202e" in text
+    if status == 403:
+        assert isinstance(listed.value, PermissionDeniedError)
+        assert listed.value.code == "bad\\x1b[2J"
+    for record in caplog.records:
+        assert "SECRET" not in record.getMessage()
+        assert "\n" not in record.getMessage()
