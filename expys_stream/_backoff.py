@@ -19,6 +19,17 @@ __all__ = ["MAX_RETRY_AFTER", "Backoff", "parse_retry_after"]
 MAX_RETRY_AFTER = 24 * 60 * 60.0
 
 
+def is_seconds(value: object) -> bool:
+    """Whether ``value`` is a number of seconds: an int or float (not a bool),
+    not NaN, and (for an int) one that a float can hold; inf is allowed."""
+    if type(value) is bool or not isinstance(value, int | float):
+        return False
+    try:
+        return float(value) == float(value)  # (False for NaN)
+    except OverflowError:  # an int past 1e308
+        return False
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Full-jitter exponential backoff.
@@ -38,7 +49,7 @@ class Backoff:
     def __post_init__(self) -> None:
         for name in ("base", "cap", "reset_after"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or value != value or value < 0:
+            if not is_seconds(value) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number, not {value!r}")
         if self.base == 0 or self.cap < self.base:
             raise ValueError("backoff needs 0 < base <= cap")

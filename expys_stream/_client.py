@@ -39,7 +39,7 @@ from ._event_stream import (
 )
 from ._message_stream import MessageStream
 from ._models import Message, MessagePage, message_decoder, page_decoder
-from ._transport import Response, ascii_url, status_error
+from ._transport import Response, ascii_url, header_problem, status_error
 from .sse import DEFAULT_MAX_EVENT_SIZE
 
 __all__ = ["ENVIRONMENTS", "Client", "open_message_stream", "resolve_base_url"]
@@ -96,7 +96,16 @@ def _segment(conversation_id: str) -> str:
     # One path segment, whatever the id holds: "../admin" stays a segment.
     if not isinstance(conversation_id, str) or not conversation_id:
         raise ValueError("conversation_id must be a non-empty str")
-    return quote(conversation_id, safe="")
+    return quote(_text(conversation_id, "conversation_id"), safe="")
+
+
+def _text(value: str, what: str) -> str:
+    """``value`` if it can be sent as UTF-8 (no lone surrogate), else ValueError."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid Unicode (it holds a lone surrogate)") from None
+    return value
 
 
 class Client:
@@ -208,7 +217,8 @@ class Client:
         exist (pass the first message's id as ``before`` to page back).
 
         Raises:
-            ValueError: ``limit`` outside 1..100.
+            ValueError: ``limit`` outside 1..100, or text that is not valid
+                Unicode. TypeError: ``before`` is not a non-empty str.
             AuthenticationError, PermissionDeniedError,
             ConversationNotFoundError, HTTPStatusError: the server refused.
             TransportError, ServerError, RateLimitedError: retries spent.
@@ -217,7 +227,9 @@ class Client:
             raise ValueError("limit must be an int from 1 to 100")
         query: dict[str, str] = {"limit": str(limit)}
         if before is not None:
-            query["before"] = before
+            if not isinstance(before, str) or not before:
+                raise TypeError("before must be a non-empty str (a message id) or None")
+            query["before"] = _text(before, "before")
         url = self._url(conversation_id, "messages") + "?" + urlencode(query)
         _status, body = await self._request("GET", url)
         page: MessagePage = _decode_body(page_decoder, body, "message page")
@@ -233,11 +245,22 @@ class Client:
         stores the message twice.
 
         Raises:
+            TypeError, ValueError: ``body`` or ``idempotency_key`` cannot be
+                sent (an empty or invalid key, a lone surrogate).
             the same errors as :meth:`list_messages`.
         """
-        if body is not None and not isinstance(body, str):
-            raise TypeError("body must be a str or None")
-        key = idempotency_key or str(uuid.uuid4())
+        if body is not None:
+            if not isinstance(body, str):
+                raise TypeError("body must be a str or None")
+            _text(body, "body")
+        if idempotency_key is None:
+            key = str(uuid.uuid4())
+        elif not isinstance(idempotency_key, str) or not idempotency_key:
+            raise TypeError("idempotency_key must be a non-empty str or None")
+        elif (problem := header_problem("Idempotency-Key", idempotency_key)) is not None:
+            raise ValueError(f"idempotency_key: {problem}")
+        else:
+            key = idempotency_key
         payload = json.dumps({"body": body}, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json", "Idempotency-Key": key}
         url = self._url(conversation_id, "messages")

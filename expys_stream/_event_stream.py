@@ -32,7 +32,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 from anyio.abc import TaskGroup
 
-from ._backoff import MAX_RETRY_AFTER, Backoff, parse_retry_after
+from ._backoff import MAX_RETRY_AFTER, Backoff, is_seconds, parse_retry_after
 from ._channel import Channel
 from ._errors import (
     AuthenticationError,
@@ -147,7 +147,7 @@ class StreamOptions:
     def __post_init__(self) -> None:
         for name in ("connect_timeout", "read_timeout"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int | float) or not value > 0):
+            if value is not None and (not is_seconds(value) or not value > 0):
                 raise ValueError(f"{name} must be a positive number or None, not {value!r}")
         if self.max_retries is not None and (
             type(self.max_retries) is not int or self.max_retries < 0
@@ -240,6 +240,11 @@ class _StreamCore:
             not isinstance(last_event_id, str) or any(c in last_event_id for c in "\r\n\0")
         ):
             raise ValueError("last_event_id must be a str without CR, LF or NUL")
+        if last_event_id and header_problem("Last-Event-ID", last_event_id.strip(" \t")):
+            raise ValueError(
+                "last_event_id cannot go in a Last-Event-ID header "
+                "(it holds a vertical tab, a form feed or a lone surrogate)"
+            )
         self._url = url
         self._transport = transport
         self._owns_transport = owns_transport

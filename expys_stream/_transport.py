@@ -486,12 +486,25 @@ class Transport:
         connect_timeout: float | None = 10.0,
         user_agent: str,
     ) -> None:
+        if pool is not None and not callable(getattr(pool, "handle_async_request", None)):
+            raise TypeError("pool must be an httpcore.AsyncConnectionPool (an async one) or None")
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise TypeError("ssl_context must be an ssl.SSLContext or None")
+        if not isinstance(user_agent, str):
+            raise TypeError("user_agent must be a str")
+        problem = header_problem("User-Agent", user_agent)
+        if problem is not None:
+            raise ValueError(f"user_agent: {problem}")
         self._owns_pool = pool is None
-        self._pool = pool or httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=None,
-            http1=True,
-            http2=False,
+        self._pool = (
+            pool
+            if pool is not None
+            else httpcore.AsyncConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=None,
+                http1=True,
+                http2=False,
+            )
         )
         self._connect_timeout = connect_timeout
         self._user_agent = user_agent.encode("latin-1", "replace")

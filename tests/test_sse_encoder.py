@@ -3,6 +3,8 @@ and that the decoder reads back what was written."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from expys_stream.sse import MAX_RETRY, ServerSentEvent, SSEDecoder, encode_comment, encode_event
@@ -194,3 +196,19 @@ def test_fields_of_wrong_type(kwargs: dict[str, object]) -> None:
 def test_comment_of_wrong_type(text: object) -> None:
     with pytest.raises(TypeError):
         encode_comment(text)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: encode_event("\ud800"),
+        lambda: encode_event("x", id="\udfff"),
+        lambda: encode_event("x", event="t\ud800"),
+        lambda: encode_comment("\ud800"),
+    ],
+)
+def test_a_lone_surrogate_is_a_plain_value_error(call: Any) -> None:
+    # UTF-8 cannot hold one; the error says so instead of the codec's.
+    with pytest.raises(ValueError, match="not valid Unicode") as info:
+        call()
+    assert type(info.value) is ValueError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from typing import Any
 
 import pytest
 
@@ -259,3 +260,17 @@ def test_repr_is_the_same_for_lf_and_crlf_streams() -> None:
     assert list(map(repr, lf)) == list(map(repr, crlf))
     assert repr(crlf[0]) == "ServerSentEvent(data='x')"
     assert repr(crlf[1]) == "ServerSentEvent(data='y', id='7')"
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda: ServerSentEvent(data="\ud800"), "data is not valid Unicode"),
+        (lambda: ServerSentEvent(id="\ud800"), "id is not valid Unicode"),
+        (lambda: SSEDecoder(last_event_id="\ud800"), "last_event_id is not valid Unicode"),
+    ],
+)
+def test_a_lone_surrogate_is_a_plain_value_error(call: Any, words: str) -> None:
+    with pytest.raises(ValueError, match=words) as info:
+        call()
+    assert type(info.value) is ValueError

@@ -155,7 +155,7 @@ class SSEDecoder:
         self._type: str | None = None
         self._event_retry: int | None = None
         # IDs are kept as raw b"id: VALUE\n" lines and decoded on demand.
-        self._id_line = self._last_id_line = _id_line(last_event_id)
+        self._id_line = self._last_id_line = _id_line(last_event_id, "last_event_id")
         self._retry: int | None = None
         # In a chunk with a CR, the last run stopped at a window whose line
         # ends did not qualify for the shortcut.

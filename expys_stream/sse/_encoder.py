@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._decoder import MAX_RETRY
+from ._event import _utf8
 
 __all__ = ["encode_comment", "encode_event"]
 
@@ -36,7 +37,8 @@ def encode_event(
 
     Raises:
         ValueError: ``id`` holds CR, LF or NUL, ``event`` holds CR or LF,
-            ``data`` bytes are not UTF-8, or ``retry`` is negative or above
+            ``data`` bytes are not UTF-8, text holds a lone surrogate (which
+            UTF-8 cannot hold), or ``retry`` is negative or above
             :data:`MAX_RETRY`. Such values cannot be encoded faithfully.
         TypeError: an argument has the wrong type.
     """
@@ -71,7 +73,7 @@ def encode_event(
     for line in _split_lines(text):
         out.append(f"data: {line}\n")
     out.append("\n")
-    return "".join(out).encode("utf-8")
+    return _utf8("".join(out), "data, event or id")
 
 
 def encode_comment(text: str = "") -> bytes:
@@ -81,9 +83,11 @@ def encode_comment(text: str = "") -> bytes:
 
     Raises:
         TypeError: ``text`` is not a str.
+        ValueError: ``text`` holds a lone surrogate.
     """
     _check_str("text", text)
-    return "".join(f": {line}\n" if line else ":\n" for line in _split_lines(text)).encode("utf-8")
+    lines = (f": {line}\n" if line else ":\n" for line in _split_lines(text))
+    return _utf8("".join(lines), "text")
 
 
 def _check_str(name: str, value: object) -> None:

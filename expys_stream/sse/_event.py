@@ -65,7 +65,7 @@ class ServerSentEvent:
             raise ValueError("id must not hold CR or LF")
         self._event = event
         self._data = data
-        self._data_bytes = data.encode("utf-8")
+        self._data_bytes = _utf8(data, "data")
         self._id_line = _id_line(id)
         self._retry = retry
 
@@ -146,13 +146,22 @@ def _rebuild(event: str, data_bytes: bytes, id: str, retry: int | None) -> Serve
     return ev
 
 
-def _id_line(id: str) -> bytes:  # noqa: A002
+def _id_line(id: str, what: str = "id") -> bytes:  # noqa: A002
     """The form in which events and decoders keep an ID: ``b"id: VALUE\\n"``.
 
     The decoder also keeps raw ID lines that end with CRLF,
     ``b"id: VALUE\\r\\n"`` (and hold no other CR).
     """
-    return b"id: " + id.encode("utf-8") + b"\n"
+    return b"id: " + _utf8(id, what) + b"\n"
+
+
+def _utf8(text: str, what: str) -> bytes:
+    """``text`` as UTF-8; a lone surrogate (which UTF-8 cannot hold) is a
+    ValueError that says which argument held it."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid Unicode (it holds a lone surrogate)") from None
 
 
 def _id_key(line: bytes) -> bytes:
