@@ -200,7 +200,10 @@ class Client:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (if the client made it). Idempotent."""
+        """Close the client: its open streams end with :class:`StreamClosed`
+        (after the messages they already received), further requests raise
+        it, and the connection pool is closed if the client made it.
+        Idempotent."""
         if not self._closed:
             self._closed = True
             await self._transport.aclose()

@@ -214,6 +214,7 @@ class _StreamCore:
         "_reconnects",
         "_resume_id",
         "_retry_floor",
+        "_shut",
         "_state",
         "_stopped",
         "_task_group",
@@ -269,6 +270,7 @@ class _StreamCore:
         self._channel: Channel[_Item] | None = None
         self._state = "new"  # new -> open -> closed
         self._stopped = False  # aclose() was called
+        self._shut = False  # the client that owns the transport was closed
 
     # -- the consumer side --------------------------------------------------
 
@@ -286,6 +288,8 @@ class _StreamCore:
         self._task_group = task_group
         self._channel = channel
         self._state = "open"
+        if not self._owns_transport:  # a client's: its aclose() ends this stream
+            self._transport.on_close(self._client_closed)
         # A constant name: a per-URL string would be kept by every task.
         task_group.start_soon(self._run, channel, name="expys_stream reader")
         return self
@@ -328,6 +332,15 @@ class _StreamCore:
             self._task_group = None
             if self._owns_transport:
                 await self._transport.aclose()
+            else:
+                self._transport.discard_on_close(self._client_closed)
+
+    def _client_closed(self) -> None:
+        # The client was closed under the stream: the reader stops where it
+        # is and the consumer gets StreamClosed.
+        self._shut = True
+        if self._reader_scope is not None:
+            self._reader_scope.cancel()
 
     def _open_channel(self) -> Channel[_Item]:
         # The consumer's side: callers await ``channel.take()`` themselves
@@ -401,6 +414,8 @@ class _StreamCore:
                     error = exc
             if self._stopped:  # aclose() cancelled the scope
                 return
+            if self._shut:
+                raise StreamClosed("the client was closed")
             if error is None:  # the scope caught its deadline: silence
                 error = read_timeout_error(self._url)
             if connected_at:

@@ -48,6 +48,7 @@ from ._errors import (
     ReadTimeout,
     RedirectError,
     ServerError,
+    StreamClosed,
     TransportError,
 )
 from ._text import printable
@@ -508,13 +509,30 @@ class Transport:
         )
         self._connect_timeout = connect_timeout
         self._user_agent = user_agent.encode("latin-1", "replace")
+        self._closed = False
+        self._on_close: set[Callable[[], None]] = set()
         # Request extensions by read timeout, shared by every request: the
         # pool keeps a request (and so its extensions) as long as its
         # response is open, and httpcore only reads them.
         self._shared_extensions: dict[float | None, dict[str, Any]] = {}
 
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (once) when this transport is closed."""
+        self._on_close.add(callback)
+
+    def discard_on_close(self, callback: Callable[[], None]) -> None:
+        """Forget a callback given to :meth:`on_close`."""
+        self._on_close.discard(callback)
+
     async def aclose(self) -> None:
-        """Close the pool if this transport made it."""
+        """Refuse new requests, tell the streams that use this transport,
+        and close the pool if this transport made it. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        callbacks, self._on_close = self._on_close, set()
+        for callback in callbacks:
+            callback()
         if self._owns_pool:
             with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
                 await self._pool.aclose()
@@ -536,6 +554,8 @@ class Transport:
         once a hop leaves the first URL's origin. A POST follows only 307
         and 308, which keep the method and body.
         """
+        if self._closed:
+            raise StreamClosed("the client is closed")
         first_origin = origin_of(url)
         for _hop in range(MAX_REDIRECTS + 1):
             same_origin = origin_of(url) == first_origin

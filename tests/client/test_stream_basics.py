@@ -10,7 +10,7 @@ import anyio
 import pytest
 from client_support import CONVERSATION, collect, subscribed
 
-from expys_stream import Client, MessageDecodeError, open_message_stream
+from expys_stream import Client, MessageDecodeError, StreamClosed, open_message_stream
 from expys_stream.testing import ConciergeServer
 
 pytestmark = pytest.mark.anyio
@@ -191,3 +191,33 @@ async def test_thousands_of_invalid_messages_in_a_row_are_skipped(
         await server.send_raw(CONVERSATION, junk)
         good = await server.publish(CONVERSATION, "usr_bob", "survived")
         assert await collect(stream, 1) == [good]
+
+
+@pytest.mark.parametrize("history", [0, 5])
+async def test_closing_the_client_ends_its_open_streams(
+    server: ConciergeServer, token: str, fast: dict[str, Any], history: int
+) -> None:
+    # Closed under a stream, the client neither leaves the stream waiting on
+    # a socket nobody owns nor lets it reconnect through a closed pool.
+    client = Client(token=token, read_timeout=30, **fast)
+    async with client.open_message_stream(CONVERSATION, history=history) as stream:
+        await subscribed(server)
+        sent = await server.publish(CONVERSATION, "usr_bob", "before the close")
+        assert await collect(stream, 1) == [sent]
+        await client.aclose()
+        with anyio.fail_after(5), pytest.raises(StreamClosed, match="the client was closed"):
+            await stream.__anext__()
+    assert len([r for r in server.requests if r.path.endswith("/stream")]) == 1
+    with pytest.raises(StreamClosed):
+        await client.list_messages(CONVERSATION)
+
+
+async def test_a_stream_closed_before_its_client_is_forgotten_by_it(
+    server: ConciergeServer, token: str, fast: dict[str, Any]
+) -> None:
+    async with Client(token=token, **fast) as client:
+        for _ in range(3):
+            async with client.open_message_stream(CONVERSATION) as stream:
+                await subscribed(server)
+            assert stream.reconnects == 0
+        assert client._transport._on_close == set()
