@@ -69,8 +69,12 @@ def test_id_with_a_line_end_is_rejected(id_: str) -> None:
 
 
 def test_negative_retry_is_rejected() -> None:
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises(ValueError, match="retry must not be negative"):
         ServerSentEvent(retry=-1)
+    with pytest.raises(TypeError, match="retry must be an int or None"):
+        ServerSentEvent(retry=1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="retry must be an int or None"):
+        ServerSentEvent(retry=True)
 
 
 def test_module_is_public() -> None:

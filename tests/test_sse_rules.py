@@ -651,6 +651,15 @@ def test_bytes_like_chunks() -> None:
     assert [e.data for e in events] == ["a", "b"]
 
 
+@pytest.mark.parametrize("chunk", [5, [100, 97], "data: x\n\n", None])
+def test_what_is_not_a_buffer_is_not_a_chunk(chunk: object) -> None:
+    # bytes(5) would be five NULs and bytes([100, 97]) b"da": neither is a chunk.
+    decoder = SSEDecoder()
+    with pytest.raises(TypeError):
+        decoder.feed(chunk)  # type: ignore[arg-type]
+    assert decoder.feed(b"data: ok\n\n")[0].data == "ok"
+
+
 def test_feed_returns_a_list() -> None:
     decoder = SSEDecoder()
     assert type(decoder.feed(b"")) is list

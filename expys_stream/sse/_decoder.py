@@ -208,7 +208,9 @@ class SSEDecoder:
                 limit=self._max,
             )
         if type(data) is not bytes:
-            data = bytes(data)
+            # (memoryview: bytes(5) would be five NULs, bytes([..]) a copy
+            # of a list; only the buffer protocol is a chunk.)
+            data = bytes(memoryview(data))
         if self._at_start:
             data = self._strip_bom(data)
         if not data:

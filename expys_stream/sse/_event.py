@@ -58,8 +58,11 @@ class ServerSentEvent:
     ) -> None:
         if not isinstance(event, str) or not isinstance(data, str) or not isinstance(id, str):
             raise TypeError("event, data and id must be str")
-        if retry is not None and (type(retry) is not int or retry < 0):
-            raise TypeError("retry must be a non-negative int or None")
+        if retry is not None:
+            if type(retry) is not int:
+                raise TypeError("retry must be an int or None")
+            if retry < 0:
+                raise ValueError("retry must not be negative")
         if "\r" in id or "\n" in id:
             # No stream can dispatch such an ID (a line end ends the field).
             raise ValueError("id must not hold CR or LF")

@@ -331,12 +331,14 @@ class Faults:
     ) -> None:
         if endpoint is not None and endpoint not in _ENDPOINTS:
             raise ValueError(f"endpoint must be one of {_ENDPOINTS} or None")
+        _check_conversation(conversation_id)
         with self._lock:
             self._replies.append(_ReplyFault(reply, endpoint, conversation_id, n))
 
     def _arm_stream(
         self, kind: str, conversation_id: str | None, apply: Callable[[StreamPlan], None]
     ) -> None:
+        _check_conversation(conversation_id)
         with self._lock:
             self._streams.append(_StreamFault(kind, conversation_id, apply))
 
@@ -353,6 +355,12 @@ Faults.__module__ = "expys_stream.testing"
 def _check_count(name: str, value: object, *, minimum: int) -> None:
     if type(value) is not int or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}")
+
+
+def _check_conversation(conversation_id: object) -> None:
+    # (A fault for an id of another type would wait forever, matching nothing.)
+    if conversation_id is not None and not isinstance(conversation_id, str):
+        raise TypeError("conversation_id must be a str or None")
 
 
 def _check_flag(name: str, value: object) -> None:

@@ -443,3 +443,12 @@ async def test_combined_drops_keep_their_own_reset(
         assert isinstance(error, ConnectionResetError)
     else:
         assert error is None
+
+
+def test_a_conversation_filter_must_be_a_str() -> None:
+    faults = Faults()
+    with pytest.raises(TypeError, match="conversation_id must be a str or None"):
+        faults.fail_next(1, 500, conversation_id=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="conversation_id must be a str or None"):
+        faults.drop_after_events(1, conversation_id=b"cnv")  # type: ignore[arg-type]
+    assert faults.pending == 0
