@@ -12,8 +12,8 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO, TypeVar
 
 import anyio
 
@@ -28,6 +28,8 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_INTERRUPTED = 130
+
+_N = TypeVar("_N", int, float)
 
 
 class _Style:
@@ -202,23 +204,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    port = _number(int, text, "a port number")
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"a port is from 0 to 65535, not {port}")
     return port
 
 
 def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    value = _number(float, text, "a number")
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text}")
     return value
+
+
+def _number(kind: Callable[[str], _N], text: str, what: str) -> _N:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -117,19 +117,25 @@ async def test_client_list_send_and_stream_share_one_pool(
             assert await collect(stream, 1) == [sent]
 
 
-async def test_invalid_message_raises_with_event_id_and_excerpt(
-    server: ConciergeServer, token: str, fast: dict[str, Any]
-) -> None:
-    before = await server.publish(CONVERSATION, "usr_bob", "fine")
-    server.faults.invalid_message('{"id": "msg_x", "body": "no author"}')
+async def decode_error(token: str, fast: dict[str, Any]) -> MessageDecodeError:
+    """The error that ends a stream (replaying everything) at an invalid message."""
     async with open_message_stream(
         CONVERSATION, token=token, last_event_id="none", **fast
     ) as stream:
         with anyio.fail_after(10), pytest.raises(MessageDecodeError) as info:
             async for _message in stream:
                 pass
-    assert info.value.event_id != ""
-    assert "no author" in info.value.excerpt
+    return info.value
+
+
+async def test_invalid_message_raises_with_event_id_and_excerpt(
+    server: ConciergeServer, token: str, fast: dict[str, Any]
+) -> None:
+    before = await server.publish(CONVERSATION, "usr_bob", "fine")
+    server.faults.invalid_message('{"id": "msg_x", "body": "no author"}')
+    error = await decode_error(token, fast)
+    assert error.event_id != ""
+    assert "no author" in error.excerpt
     assert before.id  # the valid message was stored before the fault
 
 
@@ -142,14 +148,9 @@ async def test_a_timestamp_without_an_offset_is_invalid(
         '"createdAt": "2026-11-27T10:15:02"}'
     )
     server.faults.invalid_message(naive)
-    async with open_message_stream(
-        CONVERSATION, token=token, last_event_id="none", **fast
-    ) as stream:
-        with anyio.fail_after(10), pytest.raises(MessageDecodeError) as info:
-            async for _message in stream:
-                pass
-    assert "timezone" in str(info.value)
-    assert "2026-11-27T10:15:02" in info.value.excerpt
+    error = await decode_error(token, fast)
+    assert "timezone" in str(error)
+    assert "2026-11-27T10:15:02" in error.excerpt
 
 
 async def test_invalid_message_skipped_with_a_warning(
