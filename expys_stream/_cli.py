@@ -118,7 +118,7 @@ async def _send(args: argparse.Namespace) -> int:
     token = _require(args.token, "member token", "--token", "EXPYS_MEMBER_TOKEN")
     async with Client(token=token, base_url=args.base_url) as client:
         message = await client.send_message(args.conversation, args.text)
-    sys.stdout.write(f"sent {message.id}\n")
+    sys.stdout.write(f"sent {printable(message.id)}\n")
     return 0
 
 
@@ -257,6 +257,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ExpysError as exc:
         sys.stderr.write(f"expys-stream: {exc}\n")
         return EXIT_FAILURE
+    except BrokenPipeError:  # (an OSError: before the one below)
+        return 0
+    except UnicodeEncodeError as exc:  # (a ValueError: before the one below)
+        sys.stderr.write(f"expys-stream: the output cannot show this text: {exc.reason}\n")
+        return EXIT_FAILURE
     except (ValueError, TypeError) as exc:
         # An option the library refused (a token with a newline, a base URL
         # that is not one): a usage error, in one line.
@@ -265,8 +270,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # serve: the address cannot be bound or resolved
         sys.stderr.write(f"expys-stream: {exc}\n")
         return EXIT_FAILURE
-    except BrokenPipeError:
-        return 0
     finally:
         package_logger.removeHandler(reporter)
 

@@ -81,8 +81,8 @@ def resolve_base_url(base_url: str | None, environment: str) -> str:
         raise TypeError("base_url must be a str")
     try:
         parts = urlsplit(base_url)
-    except ValueError as exc:  # a broken IPv6 literal
-        raise ValueError(f"base_url is not a URL: {exc}") from None
+    except ValueError:  # (urllib's text would quote the netloc, password included)
+        raise ValueError("base_url is not a URL (a bad IPv6 literal or netloc)") from None
     if parts.query or parts.fragment or parts.username or parts.password:
         # (Checked before any message quotes the URL: it may hold a password.)
         raise ValueError("base_url must not carry credentials, a query or a fragment")
@@ -342,11 +342,25 @@ class Client:
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes]:
+        if self._closed:
+            raise StreamClosed("the client is closed")
+        # Client.aclose() cancels this scope: a request waiting to retry
+        # (up to a day, for a Retry-After) ends at once.
+        with anyio.CancelScope() as scope:
+            cancel = scope.cancel
+            self._transport.on_close(cancel)
+            try:
+                return await self._retrying(method, url, body, headers)
+            finally:
+                self._transport.discard_on_close(cancel)
+        raise StreamClosed("the client was closed")
+
+    async def _retrying(
+        self, method: str, url: str, body: bytes, headers: Mapping[str, str] | None
+    ) -> tuple[int, bytes]:
         # One-shot request with the client's retry policy: network errors,
         # 408, 429 and 5xx wait (full jitter, Retry-After as a floor) and
         # retry; a 401 asks the token provider once more.
-        if self._closed:
-            raise StreamClosed("the client is closed")
         backoff = self._options.backoff
         auth_retry_spent = False
         attempt = 0

@@ -391,6 +391,8 @@ class _StreamCore:
             connected_at: list[float] = []
             error: ExpysError | None = None
             retry_after = None
+            if self._shut:  # closed before this attempt began: no token fetched
+                raise StreamClosed("the client was closed")
             with anyio.CancelScope() as scope:
                 self._reader_scope = scope
                 if delay is None:
@@ -476,7 +478,7 @@ class _StreamCore:
         """One connection; True when the server asked us to stop (204)."""
         headers = await self._request_headers()
         # The credential sent, to blank it out of an error if echoed back.
-        secret = headers.get("Authorization", "").removeprefix("Bearer ") or None
+        secret = _bearer(headers)
         response = await self._transport.open(
             "GET", self._url, headers, read_timeout=self._options.read_timeout
         )
@@ -501,6 +503,8 @@ class _StreamCore:
         headers["Accept"] = "text/event-stream"
         headers["Cache-Control"] = "no-cache"
         if self._token is not None:
+            for name in [name for name in headers if name.lower() == "authorization"]:
+                del headers[name]  # the token wins over a header given for it
             headers["Authorization"] = "Bearer " + await resolve_token(self._token)
         if self._resume_id:
             headers["Last-Event-ID"] = _resume_header(self._resume_id)
@@ -759,6 +763,14 @@ def open_event_stream(
         last_event_id=last_event_id,
         options=options,
     )
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    """The credential of the Authorization header (any case), if any."""
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            return value.partition(" ")[2] or value
+    return None
 
 
 def _checked_url(url: str) -> str:

@@ -260,10 +260,18 @@ def _error_details(body: bytes, secret: str | None = None) -> tuple[str | None, 
     if not isinstance(error, dict):
         return None, None
     code, message = error.get("code"), error.get("message")
+    # The token is blanked out before the text is cut, so that no part of
+    # it survives at the cut.
     return (
-        printable(code[:100], secret) if isinstance(code, str) else None,
-        printable(message[:500], secret) if isinstance(message, str) else None,
+        _shown(code, 100, secret) if isinstance(code, str) else None,
+        _shown(message, 500, secret) if isinstance(message, str) else None,
     )
+
+
+def _shown(text: str, limit: int, secret: str | None) -> str:
+    if secret:
+        text = text.replace(secret, "[token]")
+    return printable(text[:limit])
 
 
 @dataclass(slots=True)
@@ -636,11 +644,13 @@ def _redirect_target(url: str, location: bytes | None) -> str:
         raise RedirectError(f"redirect from {_redact(url)} to an invalid Location") from None
 
 
-# What stays as it is in a path or query: RFC 3986's reserved and unreserved
-# characters, and "%" so that escapes already made are kept; in a query also
-# the brackets that browsers leave alone (a signed URL must stay as signed).
-_PATH_SAFE = "/%!$&'()*+,;=:@-._~"
-_QUERY_SAFE = _PATH_SAFE + "?[]"
+# What stays as it is: every printable ASCII character but those WHATWG's
+# URL standard percent-encodes (its path and special-query percent-encode
+# sets), so that a URL goes out as a browser would send it and a signed one
+# stays as signed. "%" stays: escapes already made are kept.
+_PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))
+_PATH_SAFE = "".join(c for c in _PRINTABLE if c not in '"#<>?`{}')
+_QUERY_SAFE = "".join(c for c in _PRINTABLE if c not in "\"#<>'")
 # A host name as DNS takes it: labels of letters, digits, "-" and "_",
 # joined by dots, maybe with the root's trailing dot.
 _HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
@@ -680,8 +690,12 @@ def ascii_url(url: str) -> str:
             ``_`` and dots once encoded, or a bracketed host that is not an
             IPv6 address (with an RFC 6874 zone, if any).
     """
-    parts = urlsplit(url)
-    host = parts.hostname
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        # (urllib's text quotes the netloc, password included.)
+        raise ValueError("urllib cannot split it (a bad IPv6 literal or netloc)") from None
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"the scheme must be http or https, not {parts.scheme!r}")
     if not host:

@@ -22,7 +22,8 @@ def _print(event: ServerSentEvent) -> None:
     record: dict[str, object] = {"event": event.event, "data": event.data, "id": event.id}
     if event.retry is not None:
         record["retry"] = event.retry
-    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    # ASCII only: the stream's text may hold terminal controls (C1, bidi).
+    sys.stdout.write(json.dumps(record) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ import anyio.lowlevel
 from expys_stream._models import Message
 from expys_stream.sse import encode_event
 
+from .._backoff import is_seconds
 from ._faults import Faults
 from ._hub import Hub
 from ._service import RecordedRequest, Service
@@ -32,7 +33,11 @@ __all__ = ["ConciergeServer", "RecordedRequest", "serve_concierge"]
 logger = logging.getLogger("expys_stream.testing")
 # A path prefix that needs no encoding: "/" then segments of RFC 3986
 # unreserved and sub-delim characters, ":", "@" or percent escapes.
-_PATH_PREFIX = re.compile(r"(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)+")
+# Empty segments are allowed ("/a//b"), but not a last one (no trailing "/").
+_PATH_PREFIX = re.compile(
+    r"(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)*"
+    r"/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+"
+)
 
 
 class ConciergeServer:
@@ -58,8 +63,10 @@ class ConciergeServer:
         max_queued_events: int = 10_000,
         path_prefix: str = "",
     ) -> None:
-        if not isinstance(host, str) or not host:
-            raise TypeError("host must be a non-empty str (an address or a name)")
+        if not isinstance(host, str):
+            raise TypeError("host must be a str (an address or a name)")
+        if not host:
+            raise ValueError("host must not be empty")
         if type(port) is not int or not 0 <= port <= 65535:
             raise ValueError("port must be an int from 0 to 65535")
         if not isinstance(path_prefix, str):
@@ -69,8 +76,8 @@ class ConciergeServer:
                 "path_prefix must be '/'-separated segments of letters, digits and "
                 "-._~!$&'()*+,;=:@ (percent-encode anything else), not ending with '/'"
             )
-        if not keepalive_interval > 0:
-            raise ValueError("keepalive_interval must be > 0")
+        if not is_seconds(keepalive_interval) or not keepalive_interval > 0:
+            raise ValueError("keepalive_interval must be a number of seconds > 0")
         if type(retry_ms) is not int or retry_ms < 0:
             raise ValueError("retry_ms must be an int >= 0")
         if type(max_queued_events) is not int or max_queued_events < 1:

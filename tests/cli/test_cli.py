@@ -261,3 +261,16 @@ def test_arguments_that_are_not_utf8_are_a_usage_error() -> None:
     )
     assert result.returncode == 2
     assert result.stderr == b"expys-stream: an argument is not valid UTF-8\n"
+
+
+def test_a_reader_that_goes_away_ends_tail_quietly(
+    concierge: ConciergeThread, concierge_env: dict[str, str]
+) -> None:
+    for i in range(50):
+        concierge.publish(CONVERSATION, "usr_bob", f"m{i} " + "x" * 2000)
+    process = start("tail", "--history", "50", "--count", "0", env=concierge_env)
+    assert process.stdout is not None
+    process.stdout.close()  # like `| head -0`: the pipe breaks on the first write
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert err == ""

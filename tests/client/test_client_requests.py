@@ -16,7 +16,9 @@ from expys_stream import (
     RetryLimitExceeded,
     ServerError,
     StreamClosed,
+    open_event_stream,
 )
+from expys_stream._transport import ascii_url
 from expys_stream.testing import ConciergeServer
 
 pytestmark = pytest.mark.anyio
@@ -186,3 +188,24 @@ async def test_a_base_url_with_a_path_prefix(token: str) -> None:
         async with Client(token=member, base_url=server.base_url) as client:
             sent = await client.send_message(CONVERSATION, "prefixed")
             assert (await client.list_messages(CONVERSATION)).messages == [sent]
+
+
+def test_a_url_urllib_cannot_split_is_refused_without_quoting_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # urllib's own message would quote the netloc, password included.
+    monkeypatch.delenv("EXPYS_BASE_URL", raising=False)
+    url = "http://alice:hunter2\uff03pw@example.com/stream"
+    with pytest.raises(ValueError, match="not a URL") as info:
+        Client(token="t", base_url=url)
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(ValueError, match="urllib cannot split it") as info:
+        open_event_stream(url)
+    assert "hunter2" not in str(info.value)
+
+
+def test_printable_ascii_goes_out_as_browsers_send_it() -> None:
+    # WHATWG's path and query percent-encode sets: a signed URL stays signed.
+    url = ascii_url("http://h/a|b^c[1]/s?sig=x|y^z{1}[2]&q=`k`&s=a b")
+    assert url == "http://h/a|b^c[1]/s?sig=x|y^z{1}[2]&q=`k`&s=a%20b"
+    assert ascii_url('http://h/p`{}"<>?q="<>\'') == "http://h/p%60%7B%7D%22%3C%3E?q=%22%3C%3E%27"

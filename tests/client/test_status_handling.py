@@ -23,8 +23,11 @@ from expys_stream import (
     RedirectError,
     RetryLimitExceeded,
     ServerError,
+    StreamClosed,
+    open_event_stream,
     open_message_stream,
 )
+from expys_stream._transport import status_error
 from expys_stream.testing import ConciergeServer
 
 pytestmark = pytest.mark.anyio
@@ -339,3 +342,65 @@ async def test_a_servers_error_text_is_shown_escaped_and_without_the_token(
     for record in caplog.records:
         assert "SECRET" not in record.getMessage()
         assert "\n" not in record.getMessage()
+
+
+def test_a_token_cut_by_the_length_limit_leaves_no_part_of_it() -> None:
+    token = "tok_SECRET_0123456789abcdef"
+    body = json.dumps({"error": {"code": "x", "message": "x" * 480 + token}}).encode()
+    error = status_error(401, body, "http://h/x", secret=token)
+    assert "SECRET" not in str(error)
+    assert error.server_message == "x" * 480 + "[token]"
+
+
+async def test_an_authorization_header_in_any_case_is_blanked_out_too() -> None:
+    origin = Scripted([echoing_error(403)])
+    async with running(origin):
+        url = origin.url + "/stream"
+        headers = {"authorization": "Bearer tok-SECRET-123"}
+        async with open_event_stream(url, headers=headers, max_retries=0) as stream:
+            with anyio.fail_after(10), pytest.raises(PermissionDeniedError) as info:
+                await stream.__anext__()
+    assert "SECRET" not in str(info.value)
+    assert origin.header(0, b"authorization") == b"Bearer tok-SECRET-123"
+
+
+async def test_a_request_waiting_to_retry_ends_when_the_client_closes() -> None:
+    busy = http_response(503, headers={"Retry-After": "30"}, content_type=None)
+    origin = Scripted([busy, busy])
+    outcome: list[BaseException] = []
+    async with running(origin):
+        client = Client(token="t", base_url=origin.url)
+
+        async def list_once() -> None:
+            try:
+                await client.list_messages("c")
+            except StreamClosed as exc:
+                outcome.append(exc)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(list_once)
+            with anyio.fail_after(5):
+                while not origin.heads:
+                    await anyio.sleep(0.01)
+            await anyio.sleep(0.05)  # the answer read, the 30 s wait begun
+            started = anyio.current_time()
+            await client.aclose()
+        waited = anyio.current_time() - started
+    assert [str(e) for e in outcome] == ["the client was closed"]
+    assert waited < 5
+    assert len(origin.heads) == 1
+
+
+async def test_a_client_closed_before_its_stream_starts_fetches_no_token() -> None:
+    calls: list[int] = []
+
+    def provider() -> str:
+        calls.append(1)
+        return "t"
+
+    client = Client(token=provider, base_url="http://127.0.0.1:9")
+    async with client.open_message_stream("c") as stream:
+        await client.aclose()
+        with anyio.fail_after(5), pytest.raises(StreamClosed, match="the client was closed"):
+            await stream.__anext__()
+    assert calls == []
