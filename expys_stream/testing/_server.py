@@ -239,14 +239,19 @@ class ConciergeServer:
         """
         await self._hub.wait_until_count(n, conversation_id, exact=True)
 
-    async def drop_streams(self, conversation_id: str | None = None) -> None:
+    async def drop_streams(
+        self, conversation_id: str | None = None, *, reset: bool = False
+    ) -> None:
         """Abort every open stream (of one conversation) now: no chunked terminator.
 
-        Returns when those connections are closed.
+        ``reset=True`` resets the connections (TCP RST) instead of closing
+        them. Returns when those connections are closed.
         """
+        if type(reset) is not bool:
+            raise TypeError("reset must be a bool")
         victims = self._hub.current(conversation_id)
         for subscriber in victims:
-            subscriber.abort("dropped")
+            subscriber.abort("dropped", reset=reset)
         await self._hub.wait_gone(victims)
 
     async def end_streams(self, conversation_id: str | None = None) -> None:

@@ -281,6 +281,8 @@ class Service:
                         subscriber.ended_by = "client gone"
                     finally:
                         task_group.cancel_scope.cancel()
+            if subscriber.reset:
+                http.reset_on_close()
         finally:
             self._hub.unsubscribe(subscriber)
             subscriber.close()

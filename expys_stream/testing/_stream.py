@@ -48,7 +48,16 @@ class Dropped(Exception):
 class Subscriber:
     """One open stream's place in its conversation's fan-out."""
 
-    __slots__ = ("_ready", "_receive", "_send", "conversation_id", "ended_by", "floor", "scope")
+    __slots__ = (
+        "_ready",
+        "_receive",
+        "_send",
+        "conversation_id",
+        "ended_by",
+        "floor",
+        "reset",
+        "scope",
+    )
 
     def __init__(self, conversation_id: str, max_queued: int) -> None:
         self.conversation_id = conversation_id
@@ -60,6 +69,8 @@ class Subscriber:
         self.floor = 0
         #: why the stream ended early: "overflow", "dropped", "finished", or None
         self.ended_by: str | None = None
+        #: an abort resets the connection (TCP RST) instead of closing it
+        self.reset = False
 
     def offer(self, seq: int, data: bytes) -> None:
         """Queue an item without waiting; a full queue ends the stream."""
@@ -72,9 +83,11 @@ class Subscriber:
             return
         self._ready.set()
 
-    def abort(self, reason: str) -> None:
-        """End the stream now, without the chunked terminator."""
+    def abort(self, reason: str, *, reset: bool = False) -> None:
+        """End the stream now, without the chunked terminator (``reset``:
+        with a TCP reset)."""
         self.ended_by = reason
+        self.reset = reset
         self.scope.cancel()
 
     def finish(self) -> None:

@@ -233,9 +233,10 @@ class ConciergeThread:
 
         self._await(wait)
 
-    def drop_streams(self, conversation_id: str | None = None) -> None:
-        """Abort every open stream (no chunked terminator); return once closed."""
-        self._await(functools.partial(self._server.drop_streams, conversation_id))
+    def drop_streams(self, conversation_id: str | None = None, *, reset: bool = False) -> None:
+        """Abort every open stream (no chunked terminator; ``reset``: with a
+        TCP reset); return once closed."""
+        self._await(functools.partial(self._server.drop_streams, conversation_id, reset=reset))
 
     def end_streams(self, conversation_id: str | None = None) -> None:
         """End every open stream cleanly; return once closed."""
@@ -278,9 +279,12 @@ class ConciergeThread:
         server = self._server
         await self._await_async(functools.partial(server.wait_for_stream_count, n, conversation_id))
 
-    async def adrop_streams(self, conversation_id: str | None = None) -> None:
+    async def adrop_streams(
+        self, conversation_id: str | None = None, *, reset: bool = False
+    ) -> None:
         """``drop_streams``, awaitable from async code on any event loop."""
-        await self._await_async(functools.partial(self._server.drop_streams, conversation_id))
+        drop = functools.partial(self._server.drop_streams, conversation_id, reset=reset)
+        await self._await_async(drop)
 
     async def aend_streams(self, conversation_id: str | None = None) -> None:
         """``end_streams``, awaitable from async code on any event loop."""

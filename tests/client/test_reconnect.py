@@ -25,6 +25,30 @@ async def publish_many(server: ConciergeServer, count: int, prefix: str = "m") -
     return [await server.publish(CONVERSATION, "usr_bob", f"{prefix}{i}") for i in range(count)]
 
 
+async def read_across_a_cut(
+    server: ConciergeServer,
+    token: str,
+    fast: dict[str, Any],
+    cut: int,
+    bulk: bool,
+    *,
+    reset: bool = False,
+) -> tuple[list[Any], int, list[Any], int]:
+    """Thirteen messages; the first connection replays sent[1:] after
+    sent[0] and is cut (or reset) ``cut`` bytes after the end of its first
+    event. Returns what was sent, the cut's offset, what the stream gave
+    and how often it reconnected."""
+    sent = [await server.publish(CONVERSATION, "usr_bob", f"m{i:02}") for i in range(13)]
+    offset = len(retry_line(1)) + len(message_event(sent[1])) + cut
+    server.faults.drop_at_byte(offset, reset=reset)
+    client = Client(token=token, **fast)
+    stream = client._stream(CONVERSATION, sent[0].id, 0, "raise", owns=True)
+    stream._bulk_body = bulk
+    async with stream:
+        got = await collect(stream, 12)
+    return sent, offset, got, stream.reconnects
+
+
 async def test_drop_after_events_resumes_with_last_event_id(
     server: ConciergeServer, token: str, fast: dict[str, Any]
 ) -> None:
@@ -46,19 +70,10 @@ async def test_drop_after_events_resumes_with_last_event_id(
 async def test_drop_in_the_middle_of_an_event_loses_and_repeats_nothing(
     server: ConciergeServer, token: str, fast: dict[str, Any], cut: int, bulk: bool
 ) -> None:
-    # The first connection replays sent[1:] after sent[0] and is cut ``cut``
-    # bytes after the end of its first event, whose id is then the resume
-    # point: inside an id line, a data line, between events...
-    sent = [await server.publish(CONVERSATION, "usr_bob", f"m{i:02}") for i in range(13)]
-    offset = len(retry_line(1)) + len(message_event(sent[1])) + cut
-    server.faults.drop_at_byte(offset)
-    client = Client(token=token, **fast)
-    stream = client._stream(CONVERSATION, sent[0].id, 0, "raise", owns=True)
-    stream._bulk_body = bulk
-    async with stream:
-        got = await collect(stream, 12)
+    # The cut falls inside an id line, a data line, between events...
+    sent, _offset, got, reconnects = await read_across_a_cut(server, token, fast, cut, bulk)
     assert got == sent[1:]
-    assert stream.reconnects == 1
+    assert reconnects == 1
 
 
 @pytest.mark.parametrize("bulk", [True, False], ids=["bulk-body", "httpcore-body"])
@@ -76,16 +91,11 @@ async def test_a_reset_connection_loses_and_repeats_nothing(
     # the server resets may never arrive, so the resume point is whatever
     # the client had seen complete.
     caplog.set_level(logging.INFO, logger="expys_stream")
-    sent = [await server.publish(CONVERSATION, "usr_bob", f"m{i:02}") for i in range(13)]
-    offset = len(retry_line(1)) + len(message_event(sent[1])) + cut
-    server.faults.drop_at_byte(offset, reset=True)
-    client = Client(token=token, **fast)
-    stream = client._stream(CONVERSATION, sent[0].id, 0, "raise", owns=True)
-    stream._bulk_body = bulk
-    async with stream:
-        got = await collect(stream, 12)
+    sent, offset, got, reconnects = await read_across_a_cut(
+        server, token, fast, cut, bulk, reset=True
+    )
     assert got == sent[1:]
-    assert stream.reconnects == 1
+    assert reconnects == 1
     requests = stream_requests(server)
     assert len(requests) == 2
     # It resumes after an event that had arrived whole before the cut.
@@ -103,8 +113,9 @@ async def test_a_reset_connection_loses_and_repeats_nothing(
     assert "Connection reset by peer" in reasons[0]
 
 
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
 async def test_many_drops_while_messages_keep_coming(
-    server: ConciergeServer, token: str, fast: dict[str, Any]
+    server: ConciergeServer, token: str, fast: dict[str, Any], reset: bool
 ) -> None:
     sent: list[Any] = []
     got: list[Any] = []
@@ -113,7 +124,7 @@ async def test_many_drops_while_messages_keep_coming(
         for round_ in range(5):
             sent += await publish_many(server, 7, prefix=f"r{round_}-")
             server.faults.drop_at_byte(150 + 37 * round_)
-            await server.drop_streams(CONVERSATION)
+            await server.drop_streams(CONVERSATION, reset=reset)
             got += await collect(stream, 7)
     assert got == sent
     assert [m.id for m in got] == sorted(m.id for m in got)

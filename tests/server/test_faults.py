@@ -452,3 +452,23 @@ def test_a_conversation_filter_must_be_a_str() -> None:
     with pytest.raises(TypeError, match="conversation_id must be a str or None"):
         faults.drop_after_events(1, conversation_id=b"cnv")  # type: ignore[arg-type]
     assert faults.pending == 0
+
+
+@pytest.mark.parametrize("reset", [True, False])
+async def test_drop_streams_can_reset(server: ConciergeServer, alice: str, reset: bool) -> None:
+    old = await backlog(server, 2)
+    ended: list[BaseException | None] = []
+
+    async def read() -> None:
+        ended.append((await read_until_closed(server.port, alice, old[0].id))[1])
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(read)
+        await server.wait_for_streams(1)
+        await server.drop_streams(reset=reset)
+    if reset:
+        assert isinstance(ended[0], ConnectionResetError)
+    else:
+        assert ended == [None]
+    with pytest.raises(TypeError, match="reset must be a bool"):
+        await server.drop_streams(reset=1)  # type: ignore[arg-type]
