@@ -41,6 +41,7 @@ from ._message_stream import MessageStream
 from ._models import Message, MessagePage, message_decoder, page_decoder
 from ._transport import Response, ascii_url, header_problem, status_error
 from .sse import DEFAULT_MAX_EVENT_SIZE
+from .sse._event import _utf8
 
 __all__ = ["ENVIRONMENTS", "Client", "open_message_stream", "resolve_base_url"]
 
@@ -96,16 +97,7 @@ def _segment(conversation_id: str) -> str:
     # One path segment, whatever the id holds: "../admin" stays a segment.
     if not isinstance(conversation_id, str) or not conversation_id:
         raise ValueError("conversation_id must be a non-empty str")
-    return quote(_text(conversation_id, "conversation_id"), safe="")
-
-
-def _text(value: str, what: str) -> str:
-    """``value`` if it can be sent as UTF-8 (no lone surrogate), else ValueError."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{what} is not valid Unicode (it holds a lone surrogate)") from None
-    return value
+    return quote(_utf8(conversation_id, "conversation_id"), safe="")
 
 
 class Client:
@@ -232,7 +224,8 @@ class Client:
         if before is not None:
             if not isinstance(before, str) or not before:
                 raise TypeError("before must be a non-empty str (a message id) or None")
-            query["before"] = _text(before, "before")
+            _utf8(before, "before")  # (a ValueError for a lone surrogate)
+            query["before"] = before
         url = self._url(conversation_id, "messages") + "?" + urlencode(query)
         _status, body = await self._request("GET", url)
         page: MessagePage = _decode_body(page_decoder, body, "message page")
@@ -255,7 +248,7 @@ class Client:
         if body is not None:
             if not isinstance(body, str):
                 raise TypeError("body must be a str or None")
-            _text(body, "body")
+            _utf8(body, "body")
         if idempotency_key is None:
             key = str(uuid.uuid4())
         elif not isinstance(idempotency_key, str) or not idempotency_key:

@@ -241,7 +241,7 @@ class _StreamCore:
             not isinstance(last_event_id, str) or any(c in last_event_id for c in "\r\n\0")
         ):
             raise ValueError("last_event_id must be a str without CR, LF or NUL")
-        if last_event_id and header_problem("Last-Event-ID", last_event_id.strip(" \t")):
+        if last_event_id and _resume_value(last_event_id) is None:
             raise ValueError(
                 "last_event_id cannot go in a Last-Event-ID header "
                 "(it holds a vertical tab, a form feed or a lone surrogate)"
@@ -507,7 +507,15 @@ class _StreamCore:
                 del headers[name]  # the token wins over a header given for it
             headers["Authorization"] = "Bearer " + await resolve_token(self._token)
         if self._resume_id:
-            headers["Last-Event-ID"] = _resume_header(self._resume_id)
+            value = _resume_value(self._resume_id)
+            if value is None:
+                # No resume is possible: an error, not a stream that
+                # silently starts over.
+                raise ProtocolError(
+                    f"the stream's last event ID {self._resume_id!r} "
+                    "cannot be sent back in Last-Event-ID"
+                )
+            headers["Last-Event-ID"] = value
         return headers
 
     async def _check(self, response: Response, secret: str | None) -> None:
@@ -806,21 +814,15 @@ def _checked_headers(headers: Mapping[str, str] | None) -> Mapping[str, str] | N
     return headers
 
 
-def _resume_header(event_id: str) -> str:
-    """The Last-Event-ID value for a stream's last event ID.
+def _resume_value(event_id: str) -> str | None:
+    """The Last-Event-ID value for a last event ID, or None if none can carry it.
 
     As Fetch does to every header value, spaces and tabs at either end are
-    dropped (an ``id`` field may hold them). A vertical tab or a form feed
-    inside it cannot go in an HTTP/1.1 header at all: no resume is
-    possible, which is a ProtocolError rather than a stream that silently
-    starts over.
+    dropped (an ``id`` field may hold them). A vertical tab, a form feed or
+    a lone surrogate inside it cannot go in an HTTP/1.1 header at all.
     """
     value = event_id.strip(" \t")
-    if header_problem("Last-Event-ID", value) is not None:
-        raise ProtocolError(
-            f"the stream's last event ID {event_id!r} cannot be sent back in Last-Event-ID"
-        )
-    return value
+    return None if header_problem("Last-Event-ID", value) else value
 
 
 EventStream.__module__ = "expys_stream"

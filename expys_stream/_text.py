@@ -12,11 +12,8 @@ __all__ = ["json_printable", "printable"]
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
-def printable(text: str, secret: str | None = None) -> str:
-    """``text`` with its controls escaped (``\\n``, ``\\x1b``...) and ``secret``,
-    if given and present (a server echoing a token), blanked out."""
-    if secret:
-        text = text.replace(secret, "[token]")
+def printable(text: str) -> str:
+    """``text`` with its controls escaped (``\\n``, ``\\x1b``...)."""
     return _CONTROLS.sub(_escape, text)
 
 

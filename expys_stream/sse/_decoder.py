@@ -371,10 +371,11 @@ class SSEDecoder:
         rule = self._line
         cr_rule = self._cr_line
         if not fast:
-            for line in lines:
-                if cr:
+            if cr:
+                for line in lines:
                     cr_rule(line, events)
-                else:
+            else:
+                for line in lines:
                     rule(line[:-1], events)
             return
         n = len(lines)
@@ -460,7 +461,8 @@ class SSEDecoder:
             etypes = cast("list[str]", known)
         if k < len(datas):
             del datas[k:], ids[k:]
-            joined_ids = b"".join(ids)
+            if cr:  # (only _clean_windows reads it again)
+                joined_ids = b"".join(ids)
         values: Iterable[bytes] = map(_data_value if len(blank) == 1 else _data_value_crlf, datas)
         if cr:
             values = list(values)

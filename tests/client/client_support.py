@@ -29,6 +29,20 @@ async def collect(stream: Any, count: int, timeout: float = 10) -> list[Message]
     return got
 
 
+async def logged(caplog: Any, prefix: str) -> str:
+    """Wait (at most 10 s) for a log record starting with ``prefix``; its text.
+
+    The library logs a retry or a reconnect just before it starts waiting,
+    so this is the moment the wait has begun.
+    """
+    with anyio.fail_after(10):
+        while True:
+            for record in caplog.records:
+                if record.getMessage().startswith(prefix):
+                    return str(record.getMessage())
+            await anyio.sleep(0.005)
+
+
 async def subscribed(server: Any, n: int = 1, conversation_id: str = CONVERSATION) -> None:
     """Wait (at most 10 s) until ``n`` streams are subscribed to the conversation."""
     with anyio.fail_after(10):

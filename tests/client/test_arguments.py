@@ -46,7 +46,8 @@ def test_stream_options_are_checked_when_given(
 
 def test_infinite_timeouts_are_allowed() -> None:
     stream = open_event_stream(NOWHERE + "/s", read_timeout=float("inf"), backoff_cap=1e300)
-    assert stream is not None
+    assert stream._options.read_timeout == float("inf")
+    assert stream._options.backoff.cap == 1e300
 
 
 @pytest.mark.parametrize(
