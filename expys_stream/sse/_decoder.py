@@ -113,12 +113,13 @@ class SSEDecoder:
 
     __slots__ = (
         "_at_start",
-        "_carried_nul",
         "_data",
         "_data_size",
         "_event_retry",
         "_failed",
         "_held",
+        "_held_cr",
+        "_held_size",
         "_id_line",
         "_last_id_line",
         "_line_types",
@@ -145,9 +146,11 @@ class SSEDecoder:
         self._failed: str | None = None
         self._tail: list[bytes | bytearray] = []  # pieces of the unfinished line
         self._tail_size = 0
-        # Complete lines of an unfinished event, each with its LF or CRLF.
-        self._held = b""
-        self._carried_nul = False  # the tail or the held lines hold a NUL
+        # Complete lines of an unfinished event, each with its LF or CRLF,
+        # and whether they hold a CR (then only in CRLFs).
+        self._held: list[bytes] = []
+        self._held_size = 0
+        self._held_cr = False
         # The unfinished event: its data lines, their joined size, its type
         # (None means "message") and a retry set inside its block.
         self._data: list[bytes] = []
@@ -229,9 +232,6 @@ class SSEDecoder:
             # bytes like any CRLF line.
             self._pending_cr = True
             data += b"\n"
-        # NUL changes what an id line means, so the fast path is off for a
-        # chunk that holds one, or that continues lines that held one.
-        nul = self._carried_nul or _NUL in data
         if _LF not in data and _CR not in data:  # still inside the same line
             pieces = self._tail
             if len(pieces) < _TAIL_PIECES or len(data) >= _SMALL_PIECE:
@@ -241,23 +241,37 @@ class SSEDecoder:
             else:
                 pieces.append(bytearray(data))
             self._tail_size += len(data)
-            self._carried_nul = nul
             if self._tail_size > limit:
                 self._fail_line([])
             return []
-        if self._held or self._tail:
-            data = b"".join([self._held, *self._tail, data])
-            self._held = b""
+        # The chunk is split as it came, not joined to what came before:
+        # that copy would touch every byte once more. (The unfinished line
+        # holds no CR, see _keep_tail.)
+        held = self._held
+        cr = self._held_cr or _CR in data
+        size = len(data) + self._tail_size + self._held_size
+        if cr and size > limit:
+            # Lines may break the limit; splitlines finds them all.
+            data = b"".join([*held, *self._tail, data])
+            self._held = []
+            self._held_size = 0
+            self._held_cr = False
             self._tail = []
             self._tail_size = 0
+            return self._feed_oversized(data)
         # BytesIO finds LFs with memchr: the cheapest split there is. Every
         # line keeps its LF; the last one is unfinished unless the chunk
         # ends with LF.
-        cr = _CR in data
-        if cr and len(data) > limit:
-            # Lines may break the limit; splitlines finds them all.
-            return self._feed_oversized(data, nul)
         lines = BytesIO(data).readlines()
+        if self._tail:
+            lines[0] = b"".join([*self._tail, lines[0]])
+            self._tail = []
+            self._tail_size = 0
+        if held:
+            lines[:0] = held
+            self._held = []
+            self._held_size = 0
+            self._held_cr = False
         tail = b"" if data[-1] == 10 else lines.pop()
         if cr and _CR in tail:
             # Lines that a lone CR ended inside the unfinished one: written
@@ -267,12 +281,13 @@ class SSEDecoder:
             lines += [line + b"\r\n" for line in ended]
 
         events: list[ServerSentEvent] = []
-        if len(data) > limit:
-            # Only a chunk longer than the limit can hold a line that breaks
-            # it: check its lines then (no CR here, see above).
+        if size > limit:
+            # Only a chunk (with what it continues) longer than the limit can
+            # hold a line that breaks it: check its lines then (no CR here,
+            # see above).
             for index, line in enumerate(lines):
                 if len(line) - 1 > limit:
-                    self._process(lines[:index], events, not nul, False)
+                    self._process(lines[:index], events, False)
                     self._fail_line(events)
         # Hold back the complete lines of the unfinished event (usually one
         # or two), so that the next chunk starts at an event boundary where
@@ -285,23 +300,24 @@ class SSEDecoder:
         while end and lines[end - 1] != _BLANK_LF and lines[end - 1] != _BLANK_CRLF:
             end -= 1
         if end < len(lines):
-            held = b"".join(lines[end:])
+            joined = b"".join(lines[end:])
             if (
                 len(lines) - end <= _HOLD_LINES
-                and len(held) + len(tail) + (0 if end else self._data_size) <= limit
+                and len(joined) + len(tail) + (0 if end else self._data_size) <= limit
                 # (anywhere in the lines, to keep it cheap: holding is only
                 # an optimisation)
-                and held.find(b"retry") < 0
-                and (not cr or held.count(b"\r") == held.count(b"\r\n"))
+                and joined.find(b"retry") < 0
+                and (not cr or joined.count(b"\r") == joined.count(b"\r\n"))
             ):
-                self._held = held
+                self._held = lines[end:]
+                self._held_size = len(joined)
+                self._held_cr = cr and _CR in joined
                 del lines[end:]
-        self._process(lines, events, not nul, cr)
+        self._process(lines, events, cr)
         self._keep_tail(tail, events)
-        self._carried_nul = nul and bool(self._tail or self._held)
         return events
 
-    def _feed_oversized(self, data: bytes, nul: bool) -> list[ServerSentEvent]:
+    def _feed_oversized(self, data: bytes) -> list[ServerSentEvent]:
         # A chunk longer than the limit, with a CR in it: splitlines finds
         # every line, whatever ends it, so that each is checked against the
         # limit. No fast path and nothing held back; these lines come
@@ -316,10 +332,11 @@ class SSEDecoder:
                 self._fail_line(events)
             self._line(line, events)
         self._keep_tail(tail, events)
-        self._carried_nul = nul and bool(self._tail)
         return events
 
     def _keep_tail(self, tail: bytes, events: list[ServerSentEvent]) -> None:
+        # ``tail``, the unfinished line, never holds a CR: feed splits the
+        # lines that a lone CR ends off it, and splitlines leaves none.
         if tail:
             if len(tail) > self._max:
                 self._fail_line(events)
@@ -347,18 +364,16 @@ class SSEDecoder:
     def _fail(self, reason: str, events: list[ServerSentEvent]) -> None:
         self._failed = reason
         self._tail = []
-        self._held = b""
+        self._held = []
+        self._held_size = 0
+        self._held_cr = False
         self._data = []
         raise EventTooLarge(f"{reason} (max_event_size)", limit=self._max, events=events)
 
-    def _process(
-        self, lines: list[bytes], events: list[ServerSentEvent], fast: bool, cr: bool
-    ) -> None:
+    def _process(self, lines: list[bytes], events: list[ServerSentEvent], cr: bool) -> None:
         # Applies the standard's rules to complete lines, each still ending
         # with LF, in order. ``cr`` is True when the chunk holds a CR: then a
         # line may end with CRLF, or hold lines that a lone CR ended.
-        # ``fast`` is False when the chunk holds a NUL, which changes what
-        # an id line means; then every line takes the general rules.
         #
         # Chat streams repeat one shape, "id: X" / "event: T" / "data: D" /
         # "" (or with the event line first). At an event boundary (no event
@@ -370,14 +385,6 @@ class SSEDecoder:
         # a boundary again. Every line is handled once.
         rule = self._line
         cr_rule = self._cr_line
-        if not fast:
-            if cr:
-                for line in lines:
-                    cr_rule(line, events)
-            else:
-                for line in lines:
-                    rule(line[:-1], events)
-            return
         n = len(lines)
         pos = 0
         while pos < n:
@@ -447,6 +454,16 @@ class SSEDecoder:
             while datas[k].startswith(b"data: ") and ids[k].startswith(b"id: "):
                 k += 1
             del type_lines[k:]
+        if _NUL in joined_ids:
+            # An id holding NUL leaves the ID buffer as it was: the general
+            # rules take that window. (Checked here, in the short id lines,
+            # rather than over every chunk.)
+            first = next(index for index, line in enumerate(ids) if _NUL in line)
+            if first < k:
+                if not first:
+                    return pos
+                k = first
+                del type_lines[k:]
         etypes: Iterable[str]
         if type_lines.count(_MESSAGE_LF if len(blank) == 1 else _MESSAGE_CRLF) == k:
             etypes = repeat("message", k)
