@@ -75,6 +75,11 @@ def chat_runs(draw: st.DrawFn) -> bytes:
         if not draw(st.integers(0, 7)):
             data_line = draw(st.sampled_from([b"data:", b"datum: ", b"id: ", b": "]))
         out.append(id_line + type_line + data_line + draw(_DATA) + ends[2] + ends[3])
+        if not draw(st.integers(0, 5)):
+            # A keepalive between events: a comment and a blank line, which
+            # the shortcut drops (unless a lone CR makes them something else).
+            text = draw(st.sampled_from([b" keepalive", b"", b" x\ry", b"\r", b":"]))
+            out.append(b":" + text + draw(_END) + draw(_END))
     return b"".join(out)
 
 
@@ -200,6 +205,31 @@ def test_long_runs_of_chat_events(run: bytes, repeat: int, size: int) -> None:
     stream = run * repeat + b": bye\n" + run
     chunks = [stream[i : i + size] for i in range(0, len(stream), size)]
     assert run_decoder(chunks).key() == naive_sse.decode(stream).key()
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
+@pytest.mark.parametrize(
+    "keepalive",
+    [
+        b": keepalive\n\n",
+        b":\r\n\r\n",
+        b": a\rdata: b\n\n",  # a lone CR: a data line, not a comment
+        b": a\n\r",  # the blank line ends with a lone CR
+        b"id: 7\n: k\n\n",  # the blank line sets the last event ID
+        b": a\n: b\n\n",
+    ],
+)
+def test_keepalives_inside_runs(end: bytes, keepalive: bytes) -> None:
+    # The shortcut drops a comment and a blank line that follow a blank
+    # line; anything else must stop it and take the general rules.
+    event = b"id: %d\nevent: message\ndata: {}\n\n"
+    events = [(event % n).replace(b"\n", end) for n in range(200)]
+    stream = b"".join(e + keepalive if n % 7 == 3 else e for n, e in enumerate(events))
+    expected = naive_sse.decode(stream)
+    assert len(expected.events) >= 200
+    for size in (len(stream), 4096, 333):
+        chunks = [stream[i : i + size] for i in range(0, len(stream), size)]
+        assert run_decoder(chunks).key() == expected.key()
 
 
 @settings(PROPERTY, max_examples=100)

@@ -390,6 +390,7 @@ class SSEDecoder:
         while pos < n:
             if not self._data and self._type is None and self._event_retry is None:
                 after = self._bulk(lines, pos, n, events, cr)
+                n = len(lines)  # (_bulk may drop lines that change nothing)
                 if after != pos:
                     pos = after
                     continue
@@ -431,10 +432,22 @@ class SSEDecoder:
         windows = (n - pos) // 4  # (not min(): it parses keywords on every call)
         stop = pos + 4 * (windows if windows < _RUN else _RUN)
         # Each window ends with the same blank line; the run ends before the
-        # first window that does not (the first one does).
+        # first window that does not (the first one does), unless that window
+        # starts with a comment and a blank line. Right after a blank line,
+        # those two change nothing (the first blank line has dispatched and
+        # reset the event), so they are dropped and the run goes on: a
+        # keepalive does not cost a new run.
         blanks = lines[pos + 3 : stop : 4]
-        if blanks.count(blank) != len(blanks):
-            stop = pos + 4 * next(compress(count(), map(ne, blanks, repeat(blank))))
+        while blanks.count(blank) != len(blanks):
+            bad = pos + 4 * next(compress(count(), map(ne, blanks, repeat(blank))))
+            if not _keepalive_at(lines, bad, cr):
+                stop = bad
+                break
+            del lines[bad : bad + 2]
+            n -= 2
+            windows = (n - pos) // 4
+            stop = pos + 4 * (windows if windows < _RUN else _RUN)
+            blanks = lines[pos + 3 : stop : 4]
         datas = lines[pos + 2 : stop : 4]
         ids = lines[id_at:stop:4]
         type_lines = lines[type_at:stop:4]
@@ -566,6 +579,21 @@ class SSEDecoder:
                 types = self._line_types
                 types[line] = types[line + b"\n"] = types[line + b"\r\n"] = name
         return name
+
+
+def _keepalive_at(lines: list[bytes], index: int, cr: bool) -> bool:
+    """Whether ``lines[index]`` is a comment line and the next one a blank
+    line. In a chunk with a CR, the comment must hold no CR but one just
+    before its LF, or a lone CR would end a line inside it."""
+    if index + 1 >= len(lines):
+        return False
+    line = lines[index]
+    after = lines[index + 1]
+    return (
+        line[0] == 58  # ":"
+        and after in (_BLANK_LF, _BLANK_CRLF)
+        and not (cr and _CR in line[:-2])
+    )
 
 
 def _clean_windows(
