@@ -71,6 +71,10 @@ _HOLD_LINES = 8
 # lists it slices, so that a stream mixing shapes costs no more than linear
 # time.
 _RUN = 64
+# A run drops a keepalive (a comment and a blank line) by shifting the lines
+# after it: only while at most this many follow, so that a huge chunk full of
+# keepalives costs linear time.
+_SHIFT_LINES = 1024
 _data_value = itemgetter(slice(6, -1))  # b"data: VALUE\n" -> b"VALUE"
 _data_value_crlf = itemgetter(slice(6, -2))  # b"data: VALUE\r\n" -> b"VALUE"
 _before_lf = itemgetter(-2)
@@ -440,7 +444,7 @@ class SSEDecoder:
         blanks = lines[pos + 3 : stop : 4]
         while blanks.count(blank) != len(blanks):
             bad = pos + 4 * next(compress(count(), map(ne, blanks, repeat(blank))))
-            if not _keepalive_at(lines, bad, cr):
+            if n - bad > _SHIFT_LINES or not _keepalive_at(lines, bad, cr):
                 stop = bad
                 break
             del lines[bad : bad + 2]
