@@ -426,10 +426,10 @@ class SSEDecoder:
         else:
             return pos
         # The first window alone, before a whole run is sliced, when the
-        # type line is new or the last run stopped at a line end that did
-        # not qualify: so a stream whose windows never qualify costs a few
-        # checks per event.
-        if lines[type_at] not in self._line_types:
+        # type line is new, its id holds NUL or the last run stopped at a
+        # line end that did not qualify: so a stream whose windows never
+        # qualify costs a few checks per event.
+        if lines[type_at] not in self._line_types or _NUL in lines[id_at]:
             return pos
         if cr and self._unclean and not _clean_window(lines[pos + 2], lines[id_at], blank):
             return pos
