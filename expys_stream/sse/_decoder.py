@@ -252,30 +252,27 @@ class SSEDecoder:
         # that copy would touch every byte once more. (The unfinished line
         # holds no CR, see _keep_tail.)
         held = self._held
+        pieces = self._tail
         cr = self._held_cr or _CR in data
         size = len(data) + self._tail_size + self._held_size
-        if cr and size > limit:
-            # Lines may break the limit; splitlines finds them all.
-            data = b"".join([*held, *self._tail, data])
+        if held:
             self._held = []
             self._held_size = 0
             self._held_cr = False
+        if pieces:
             self._tail = []
             self._tail_size = 0
-            return self._feed_oversized(data)
+        if cr and size > limit:
+            # Lines may break the limit; splitlines finds them all.
+            return self._feed_oversized(b"".join([*held, *pieces, data]))
         # BytesIO finds LFs with memchr: the cheapest split there is. Every
         # line keeps its LF; the last one is unfinished unless the chunk
         # ends with LF.
         lines = BytesIO(data).readlines()
-        if self._tail:
-            lines[0] = b"".join([*self._tail, lines[0]])
-            self._tail = []
-            self._tail_size = 0
+        if pieces:
+            lines[0] = b"".join([*pieces, lines[0]])
         if held:
             lines[:0] = held
-            self._held = []
-            self._held_size = 0
-            self._held_cr = False
         tail = b"" if data[-1] == 10 else lines.pop()
         if cr and _CR in tail:
             # Lines that a lone CR ended inside the unfinished one: written
@@ -433,25 +430,24 @@ class SSEDecoder:
             return pos
         if cr and self._unclean and not _clean_window(lines[pos + 2], lines[id_at], blank):
             return pos
-        windows = (n - pos) // 4  # (not min(): it parses keywords on every call)
-        stop = pos + 4 * (windows if windows < _RUN else _RUN)
         # Each window ends with the same blank line; the run ends before the
         # first window that does not (the first one does), unless that window
         # starts with a comment and a blank line. Right after a blank line,
         # those two change nothing (the first blank line has dispatched and
         # reset the event), so they are dropped and the run goes on: a
         # keepalive does not cost a new run.
-        blanks = lines[pos + 3 : stop : 4]
-        while blanks.count(blank) != len(blanks):
+        while True:
+            windows = (n - pos) // 4  # (not min(): it parses keywords on every call)
+            stop = pos + 4 * (windows if windows < _RUN else _RUN)
+            blanks = lines[pos + 3 : stop : 4]
+            if blanks.count(blank) == len(blanks):
+                break
             bad = pos + 4 * next(compress(count(), map(ne, blanks, repeat(blank))))
             if n - bad > _SHIFT_LINES or not _keepalive_at(lines, bad, cr):
                 stop = bad
                 break
             del lines[bad : bad + 2]
             n -= 2
-            windows = (n - pos) // 4
-            stop = pos + 4 * (windows if windows < _RUN else _RUN)
-            blanks = lines[pos + 3 : stop : 4]
         datas = lines[pos + 2 : stop : 4]
         ids = lines[id_at:stop:4]
         type_lines = lines[type_at:stop:4]
@@ -474,11 +470,10 @@ class SSEDecoder:
         if _NUL in joined_ids:
             # An id holding NUL leaves the ID buffer as it was: the general
             # rules take that window. (Checked here, in the short id lines,
-            # rather than over every chunk.)
+            # rather than over every chunk; the first window's was checked
+            # above.)
             first = next(index for index, line in enumerate(ids) if _NUL in line)
             if first < k:
-                if not first:
-                    return pos
                 k = first
                 del type_lines[k:]
         etypes: Iterable[str]
