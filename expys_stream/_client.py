@@ -97,6 +97,10 @@ def _segment(conversation_id: str) -> str:
     # One path segment, whatever the id holds: "../admin" stays a segment.
     if not isinstance(conversation_id, str) or not conversation_id:
         raise ValueError("conversation_id must be a non-empty str")
+    if conversation_id in (".", ".."):
+        # A dot segment: URL normalisation (RFC 3986, and WHATWG for %2e
+        # too) removes it, so /v1/conversations/../stream means /v1/stream.
+        raise ValueError(f"conversation_id cannot be {conversation_id!r} (a dot segment)")
     return quote(_utf8(conversation_id, "conversation_id"), safe="")
 
 

@@ -64,8 +64,13 @@ def match_route(path: str, prefix: str = "") -> Route | None:
     """Match ``{prefix}/v1/conversations/{id}/(messages|stream)``.
 
     The id is exactly one path segment, percent-decoded as UTF-8, so
-    ``%2F``, ``..``, spaces and any Unicode are plain characters of the id;
-    an unencoded ``/`` makes a different (unknown) path. None if no match.
+    ``%2F``, spaces and any Unicode are plain characters of the id; an
+    unencoded ``/`` makes a different (unknown) path. None if no match.
+
+    A dot segment (``.`` or ``..``, also as ``%2e``) is no id: URL
+    normalisation would remove it (``/v1/conversations/../stream`` is
+    ``/v1/stream``), so a proxy in front would route such a path elsewhere
+    and so must this server: it matches nothing.
     """
     if not path.startswith(prefix):
         return None
@@ -78,6 +83,8 @@ def match_route(path: str, prefix: str = "") -> Route | None:
     try:
         conversation_id = unquote_to_bytes(segment).decode("utf-8")
     except UnicodeDecodeError:
+        return None
+    if conversation_id in (".", ".."):
         return None
     return Route(conversation_id, "messages" if resource == "messages" else "stream")
 
