@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import anyio
 import msgspec
 
-from ._backoff import parse_retry_after
+from ._backoff import DEFAULT_MAX_SERVER_DELAY, next_wait, parse_retry_after
 from ._errors import (
     AuthenticationError,
     ConversationNotFoundError,
@@ -136,6 +136,9 @@ class Client:
         ssl_context: the ``ssl.SSLContext`` for https; verification is on
             by default.
         user_agent: the User-Agent header.
+        max_server_delay: the longest wait (seconds) a server's ``retry:``
+            or ``Retry-After`` may impose on a stream or a request retry;
+            a longer one is cut to this, with a warning in the log.
     """
 
     def __init__(
@@ -155,6 +158,7 @@ class Client:
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         ssl_context: ssl.SSLContext | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
+        max_server_delay: float = DEFAULT_MAX_SERVER_DELAY,
     ) -> None:
         check_token(token)
         if type(request_retries) is not int or request_retries < 0:
@@ -172,6 +176,7 @@ class Client:
             pool=pool,
             ssl_context=ssl_context,
             user_agent=user_agent,
+            max_server_delay=max_server_delay,
         )
         self._request_retries = request_retries
         self._closed = False
@@ -392,7 +397,22 @@ class Client:
                 error = exc
             if attempt >= self._request_retries and not isinstance(error, AuthenticationError):
                 raise RetryLimitExceeded(attempt + 1, error) from error
-            delay = backoff.delay(attempt, floor=retry_after or 0.0)
+            wait = next_wait(
+                backoff,
+                attempt,
+                retry_after=retry_after,
+                max_server_delay=self._options.max_server_delay,
+            )
+            if wait.capped:
+                logger.warning(
+                    "the server asked to wait %.0f s before retrying %s %s; "
+                    "waiting %.2f s (max_server_delay)",
+                    wait.server_delay,
+                    method,
+                    url.split("?")[0],
+                    wait.delay,
+                )
+            delay = wait.delay
             attempt += 1
             logger.info(
                 "retrying %s %s in %.2f s after: %s", method, url.split("?")[0], delay, error

@@ -32,7 +32,15 @@ from typing import Any, Generic, TypeVar
 import anyio
 from anyio.abc import TaskGroup
 
-from ._backoff import MAX_RETRY_AFTER, Backoff, is_seconds, parse_retry_after
+from ._backoff import (
+    DEFAULT_MAX_SERVER_DELAY,
+    MAX_RETRY_AFTER,
+    Backoff,
+    check_max_server_delay,
+    is_seconds,
+    next_wait,
+    parse_retry_after,
+)
 from ._channel import Channel
 from ._errors import (
     AuthenticationError,
@@ -135,6 +143,9 @@ class StreamOptions:
             data, in bytes.
         buffer_batches: socket reads' worth of events the client may hold
             ahead of the consumer before it stops reading the socket.
+        max_server_delay: the longest wait a server's ``retry:`` or
+            ``Retry-After`` may impose, in seconds (a longer one is cut to
+            this, with a warning in the log).
     """
 
     connect_timeout: float | None = 10.0
@@ -143,8 +154,10 @@ class StreamOptions:
     max_retries: int | None = None
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE
     buffer_batches: int = 2
+    max_server_delay: float = DEFAULT_MAX_SERVER_DELAY
 
     def __post_init__(self) -> None:
+        check_max_server_delay(self.max_server_delay)
         for name in ("connect_timeout", "read_timeout"):
             value = getattr(self, name)
             if value is not None and (not is_seconds(value) or not value > 0):
@@ -426,8 +439,22 @@ class _StreamCore:
                     attempt = 0
             if options.max_retries is not None and attempt >= options.max_retries:
                 raise RetryLimitExceeded(attempt + 1, error) from error
-            floor = max(self._retry_floor, retry_after or 0.0)
-            delay = options.backoff.delay(attempt, floor=floor)
+            wait = next_wait(
+                options.backoff,
+                attempt,
+                retry_floor=self._retry_floor,
+                retry_after=retry_after,
+                max_server_delay=options.max_server_delay,
+            )
+            if wait.capped:
+                logger.warning(
+                    "the server asked to wait %.0f s before reconnecting to %s; "
+                    "waiting %.2f s (max_server_delay)",
+                    wait.server_delay,
+                    self._url_for_log,
+                    wait.delay,
+                )
+            delay = wait.delay
             attempt += 1
             logger.info(
                 "reconnecting to %s in %.2f s after: %s (resume after %r)",
@@ -680,6 +707,7 @@ def configure(
     pool: Any,
     ssl_context: Any,
     user_agent: str,
+    max_server_delay: float = DEFAULT_MAX_SERVER_DELAY,
 ) -> tuple[StreamOptions, Transport]:
     """The validated options and the transport for the public keyword arguments.
 
@@ -692,6 +720,7 @@ def configure(
         backoff=Backoff(base=backoff_base, cap=backoff_cap, reset_after=reset_after),
         max_retries=max_retries,
         max_event_size=max_event_size,
+        max_server_delay=max_server_delay,
     )
     transport = Transport(
         pool=pool, ssl_context=ssl_context, connect_timeout=connect_timeout, user_agent=user_agent
@@ -715,6 +744,7 @@ def open_event_stream(
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
     ssl_context: Any = None,
     user_agent: str = DEFAULT_USER_AGENT,
+    max_server_delay: float = DEFAULT_MAX_SERVER_DELAY,
 ) -> EventStream:
     """Open a reconnecting SSE stream to any ``http(s)`` URL.
 
@@ -735,13 +765,16 @@ def open_event_stream(
         read_timeout: seconds of silence before the connection is replaced.
         backoff_base: the first retry waits up to this many seconds.
         backoff_cap: no retry waits longer than this (but a server's
-            ``retry:`` or ``Retry-After`` may ask for longer).
+            ``retry:`` or ``Retry-After`` may ask for longer, up to
+            ``max_server_delay``).
         reset_after: seconds a connection must stay up to reset the backoff.
         max_retries: consecutive failures before giving up; None: never.
         max_event_size: the longest line or event data accepted, in bytes.
         ssl_context: an ``ssl.SSLContext`` for https (verification is on by
             default).
         user_agent: the User-Agent header.
+        max_server_delay: the longest wait (seconds) a server's ``retry:``
+            or ``Retry-After`` may impose; default 300.
 
     Raises:
         ValueError: an argument is invalid (checked before any I/O).
@@ -761,6 +794,7 @@ def open_event_stream(
         pool=pool,
         ssl_context=ssl_context,
         user_agent=user_agent,
+        max_server_delay=max_server_delay,
     )
     return EventStream(
         url,
