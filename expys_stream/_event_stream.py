@@ -22,7 +22,6 @@ from __future__ import annotations
 import inspect
 import logging
 import warnings
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from ._backoff import (
     parse_retry_after,
 )
 from ._channel import Channel
+from ._chunked import FramingError
 from ._errors import (
     AuthenticationError,
     ExpysError,
@@ -63,7 +63,6 @@ from ._transport import (
     status_error,
 )
 from .sse import DEFAULT_MAX_EVENT_SIZE, EventTooLarge, ServerSentEvent, SSEDecoder
-from .sse._event import _id_key, _id_line
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -188,6 +187,19 @@ class _Failure:
     error: BaseException
 
 
+class _NewConnection(list[ServerSentEvent]):
+    """The first batch of events of a connection (message streams only).
+
+    A server that honours ``Last-Event-ID`` repeats nothing; one that
+    replays from an earlier point repeats a run of messages at the start of
+    a connection. The consumer skips the leading messages of this batch
+    (and of the batches after it) whose ``id`` it already delivered, until
+    the first one it did not.
+    """
+
+    __slots__ = ()
+
+
 @dataclass
 class _Prelude(Generic[_T]):
     """Items delivered before the first event (a message stream's history)."""
@@ -222,8 +234,6 @@ class _StreamCore:
         "_owns_transport",
         "_prelude",
         "_reader_scope",
-        "_recent",
-        "_recent_count",
         "_reconnects",
         "_resume_id",
         "_retry_floor",
@@ -272,12 +282,10 @@ class _StreamCore:
         self._resume_id = last_event_id or ""
         self._retry_floor = 0.0
         self._reconnects = 0
-        # Replay protection (message streams): the id lines of the last
-        # REPLAY_WINDOW message events received, checked against the first
-        # events of each new connection; see _drop_replayed.
+        # Replay protection (message streams): each connection's first batch
+        # goes down the channel as a _NewConnection, whose first messages
+        # the consumer checks against the ids it delivered.
         self._filter_replays = False
-        self._recent: deque[list[bytes]] | None = None  # made on first use
-        self._recent_count = 0
         self._task_group: TaskGroup | None = None
         self._reader_scope: anyio.CancelScope | None = None
         self._channel: Channel[_Item] | None = None
@@ -471,29 +479,7 @@ class _StreamCore:
         if resume is not None:
             self._resume_id = resume
         if items:
-            self._remember([_id_line(str(item.id)) for item in items])
             await send.put(_Prelude(items))
-
-    def _remember(self, id_lines: list[bytes]) -> None:
-        # Per batch, not per event: keeps the recent id lines for replay checks,
-        # raw (LF or CRLF); _seen_ids brings them to one form, once per
-        # reconnect rather than once per event.
-        if not id_lines:
-            return
-        recent = self._recent
-        if recent is None:
-            recent = self._recent = deque()
-        recent.append(id_lines)
-        self._recent_count += len(id_lines)
-        while self._recent_count - len(recent[0]) >= REPLAY_WINDOW:
-            self._recent_count -= len(recent.popleft())
-
-    def _seen_ids(self) -> set[bytes] | None:
-        if self._recent is None:
-            return None
-        seen = {_id_key(line) for lines in self._recent for line in lines}
-        seen.discard(_id_line(""))  # an event without an id cannot be matched
-        return seen or None
 
     @property
     def _url_for_log(self) -> str:
@@ -568,51 +554,40 @@ class _StreamCore:
         decoder = SSEDecoder(self._options.max_event_size, last_event_id=self._resume_id)
         feed = decoder.feed
         read = body.read
-        seen = self._seen_ids() if self._filter_replays else None
+        first = self._filter_replays  # the next batch is the connection's first
+        broken: ProtocolError | None = None
         try:
             while True:
                 try:
                     payload = await read()
-                except ProtocolError as exc:  # broken HTTP framing: worth a new connection
-                    raise _Retry(exc) from None
-                if not payload:
-                    break
-                try:
-                    events = feed(payload)
-                except EventTooLarge as exc:
-                    if exc.events:
-                        await send.put(exc.events)
-                    raise
-                if events:
-                    if self._filter_replays:
-                        if seen:
-                            events, seen = _drop_replayed(events, seen)
-                        self._remember([e._id_line for e in events if e._event == "message"])
-                    await send.put(events)
+                except ProtocolError as exc:
+                    # Broken HTTP framing: worth a new connection, once the
+                    # payload that came intact before it is delivered.
+                    broken = exc
+                    payload = exc.take_payload() if isinstance(exc, FramingError) else b""
+                if payload:
+                    try:
+                        events = feed(payload)
+                    except EventTooLarge as exc:
+                        if exc.events:
+                            await send.put(_NewConnection(exc.events) if first else exc.events)
+                            exc.events = []  # delivered: the error does not keep them
+                        raise
+                    if events:
+                        if first:
+                            events = _NewConnection(events)
+                            first = False
+                        await send.put(events)
+                    if broken is None:
+                        continue
+                if broken is not None:
+                    raise _Retry(broken)
+                break
         finally:
             self._resume_id = decoder.last_event_id
             if decoder.retry is not None:
                 # Capped like Retry-After: a server asking for years is broken.
                 self._retry_floor = min(decoder.retry / 1000.0, MAX_RETRY_AFTER)
-
-
-def _drop_replayed(
-    events: list[ServerSentEvent], seen: set[bytes]
-) -> tuple[list[ServerSentEvent], set[bytes] | None]:
-    """Skip message events a new connection repeats from before the reconnect.
-
-    A server that honours ``Last-Event-ID`` repeats nothing; one that
-    replays from an earlier point repeats a run of messages at the start of
-    the connection. Those are dropped; the first message event not already
-    seen ends the check (returned ``None``) for this connection.
-    """
-    for index, event in enumerate(events):
-        if event._event == "message":
-            if _id_key(event._id_line) not in seen:
-                kept = [e for e in events[:index] if e._event != "message"]
-                return kept + events[index:], None
-            logger.debug("skipping replayed message %r", event.id)
-    return [e for e in events if e._event != "message"], seen
 
 
 def _unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -6,11 +6,20 @@ event's bytes), skips every other event type, and skips a replayed message
 that was already delivered. Decoding happens as the user asks for the next
 message, so an invalid message raises at its place in the stream, after
 every message before it.
+
+Replays are recognised by the message's own ``id`` (from its JSON), which
+the decode yields anyway, not by the SSE ``id`` field: a server whose SSE id
+is malformed (one holding NUL is ignored, so the event keeps the previous
+id) must not cause a duplicate. The consumer remembers the ids of the last
+:data:`REPLAY_WINDOW` messages it delivered (one ``deque.append`` per
+message) and, on each connection's first batch, skips the leading run of
+messages it already delivered.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -18,7 +27,7 @@ import anyio
 import msgspec
 
 from ._errors import MessageDecodeError
-from ._event_stream import _Failure, _Prelude, _StreamCore
+from ._event_stream import REPLAY_WINDOW, _Failure, _NewConnection, _Prelude, _StreamCore
 from ._models import Message, message_decoder
 
 __all__ = ["MessageStream"]
@@ -44,7 +53,7 @@ class MessageStream(_StreamCore):
         reconnects: how many times the stream reconnected.
     """
 
-    __slots__ = ("_batch", "_index", "_is_history", "_last", "_skip_invalid")
+    __slots__ = ("_batch", "_index", "_is_history", "_last", "_recent", "_seen", "_skip_invalid")
 
     def __init__(
         self,
@@ -56,22 +65,27 @@ class MessageStream(_StreamCore):
         if on_invalid not in ("raise", "skip"):
             raise ValueError("on_invalid must be 'raise' or 'skip'")
         super().__init__(url, **kwargs)
-        self._filter_replays = True  # the reader skips replayed messages
+        self._filter_replays = True  # the reader marks each connection's first batch
         self._skip_invalid = on_invalid == "skip"
         self._batch: Sequence[Any] = ()
         self._index = 0
         self._is_history = False
-        self._last: Any = None  # the last event (or history Message) returned
+        self._last: Message | None = None  # the last message returned
+        # The ids of the last messages returned (made with the first batch),
+        # and, while a new connection's first messages are checked for
+        # replays, the set of them.
+        self._recent: deque[str] | None = None
+        self._seen: set[str] | None = None
 
     @property
     def last_event_id(self) -> str | None:
-        """The id of the last message returned to you, or None."""
+        """The id of the last message returned to you, or None.
+
+        The message's own ``id`` (from its JSON), whatever the SSE ``id``
+        field of its event held.
+        """
         last = self._last
-        if last is None:
-            return None
-        if isinstance(last, Message):
-            return last.id
-        return str(last.id) or None
+        return None if last is None else last.id
 
     async def __aenter__(self) -> MessageStream:
         await super().__aenter__()
@@ -100,12 +114,16 @@ class MessageStream(_StreamCore):
                             self._invalid(event, exc)  # raises, or logs and skips
                             continue
                         self._index = index
-                        self._last = event
+                        if self._seen is not None and self._replayed(message):
+                            continue
+                        self._recent.append(message.id)  # type: ignore[union-attr]
+                        self._last = message
                         return message
                 self._index = index
             elif index < len(batch):
                 self._index = index + 1
                 message = self._last = batch[index]
+                self._recent.append(message.id)  # type: ignore[union-attr]
                 return message
             # The batch is used up: an idle stream does not keep it alive.
             self._batch = ()
@@ -116,10 +134,33 @@ class MessageStream(_StreamCore):
                 raise self._ended(exc) from None
             if type(item) is list:
                 self._batch, self._index, self._is_history = item, 0, False
+            elif type(item) is _NewConnection:
+                self._batch, self._index, self._is_history = item, 0, False
+                self._begin_replay_check()
             elif isinstance(item, _Prelude):
                 self._batch, self._index, self._is_history = item.items, 0, True
+                self._begin_replay_check()
             elif isinstance(item, _Failure):
                 raise item.error
+
+    def _begin_replay_check(self) -> None:
+        # Once per connection (and for the history): the ids delivered so
+        # far, for the first messages to come to be checked against.
+        recent = self._recent
+        if recent is None:
+            self._recent = deque(maxlen=REPLAY_WINDOW)
+        else:
+            self._seen = set(recent) or None
+
+    def _replayed(self, message: Message) -> bool:
+        # A message already delivered, repeated at the start of a connection;
+        # the first one not delivered ends the check.
+        assert self._seen is not None
+        if message.id in self._seen:
+            logger.debug("skipping replayed message %r", message.id)
+            return True
+        self._seen = None
+        return False
 
     def _invalid(self, event: Any, exc: BaseException) -> None:
         excerpt = event.data[:_EXCERPT]

@@ -192,11 +192,12 @@ def test_headers_must_be_a_mapping(headers: Any) -> None:
 
 
 async def test_a_servers_retry_is_capped_at_a_day(caplog: pytest.LogCaptureFixture) -> None:
+    # (Even with no max_server_delay: see test_hardening_delay.py for it.)
     caplog.set_level(logging.INFO, logger="expys_stream")
     origin = Scripted([http_response(200, b"retry: 99999999999999999999\n\n")])
     async with running(origin):
         url = origin.url + "/stream"
-        async with open_event_stream(url, backoff_base=0.01):
+        async with open_event_stream(url, backoff_base=0.01, max_server_delay=float("inf")):
             # Logged as the wait begins; leaving the block cancels the wait.
             reconnecting = await logged(caplog, "reconnecting")
     assert float(reconnecting.split(" in ")[1].split(" s ")[0]) == 86400.0
