@@ -27,6 +27,7 @@ from ._errors import (
     ExpysError,
     ProtocolError,
     RetryLimitExceeded,
+    Secrets,
     StreamClosed,
     TransportError,
 )
@@ -164,6 +165,9 @@ class Client:
         if type(request_retries) is not int or request_retries < 0:
             raise ValueError("request_retries must be an int >= 0")
         self._token = token
+        # Shared by the client's streams; a provider's tokens are added per
+        # request and per stream as they are sent.
+        self._secrets = Secrets(tokens=[token] if isinstance(token, str) else [])
         self._base_url = resolve_base_url(base_url, environment)
         self._options, self._transport = configure(
             connect_timeout=connect_timeout,
@@ -237,7 +241,7 @@ class Client:
             query["before"] = before
         url = self._url(conversation_id, "messages") + "?" + urlencode(query)
         _status, body = await self._request("GET", url)
-        page: MessagePage = _decode_body(page_decoder, body, "message page")
+        page: MessagePage = _decode_body(page_decoder, body, "message page", self._secrets)
         return page
 
     async def send_message(
@@ -270,7 +274,7 @@ class Client:
         headers = {"Content-Type": "application/json", "Idempotency-Key": key}
         url = self._url(conversation_id, "messages")
         _status, response = await self._request("POST", url, body=payload, headers=headers)
-        message: Message = _decode_body(message_decoder, response, "message")
+        message: Message = _decode_body(message_decoder, response, "message", self._secrets)
         return message
 
     def open_message_stream(
@@ -334,6 +338,7 @@ class Client:
             options=self._options,
             not_found=ConversationNotFoundError,
             prelude=prelude,
+            secrets=self._secrets,
         )
 
     async def _request(
@@ -371,6 +376,7 @@ class Client:
             request_headers["Accept"] = "application/json"
             token = await resolve_token(self._token)
             request_headers["Authorization"] = "Bearer " + token
+            secrets = self._secrets.with_tokens(token)
             retry_after: float | None = None
             try:
                 response = await self._transport.open(
@@ -385,18 +391,26 @@ class Client:
                 if 200 <= status < 300:
                     return status, data
                 error: ExpysError = status_error(
-                    status, data, url, not_found=ConversationNotFoundError, secret=token
+                    status,
+                    secrets.data(data),
+                    url,
+                    not_found=ConversationNotFoundError,
+                    secret=token,
                 )
                 if status == 401 and not auth_retry_spent and not isinstance(self._token, str):
                     auth_retry_spent = True
                 elif status in (408, 429) or status >= 500:
                     retry_after = parse_retry_after(response.header(b"retry-after"))
                 else:
-                    raise error
+                    raise secrets.error(error)
             except TransportError as exc:
                 error = exc
+            except ExpysError as exc:  # a redirect, a request we cannot send: final
+                raise secrets.error(exc) from exc.__cause__  # (cleaned, and as it was)
+            # (Outside the except: the error chains no foreign exception.)
+            secrets.error(error)
             if attempt >= self._request_retries and not isinstance(error, AuthenticationError):
-                raise RetryLimitExceeded(attempt + 1, error) from error
+                raise secrets.error(RetryLimitExceeded(attempt + 1, error)) from error
             wait = next_wait(
                 backoff,
                 attempt,
@@ -404,7 +418,9 @@ class Client:
                 max_server_delay=self._options.max_server_delay,
             )
             if wait.capped:
-                logger.warning(
+                secrets.log(
+                    logger,
+                    logging.WARNING,
                     "the server asked to wait %.0f s before retrying %s %s; "
                     "waiting %.2f s (max_server_delay)",
                     wait.server_delay,
@@ -414,8 +430,14 @@ class Client:
                 )
             delay = wait.delay
             attempt += 1
-            logger.info(
-                "retrying %s %s in %.2f s after: %s", method, url.split("?")[0], delay, error
+            secrets.log(
+                logger,
+                logging.INFO,
+                "retrying %s %s in %.2f s after: %s",
+                method,
+                url.split("?")[0],
+                delay,
+                error,
             )
             await anyio.sleep(delay)
 
@@ -426,11 +448,15 @@ def _body_limit(response: Response) -> int:
     return 8 * 1024 * 1024 if 200 <= response.status < 300 else 64 * 1024
 
 
-def _decode_body(decoder: msgspec.json.Decoder[Any], body: bytes, what: str) -> Any:
+def _decode_body(
+    decoder: msgspec.json.Decoder[Any], body: bytes, what: str, secrets: Secrets
+) -> Any:
     try:
         return decoder.decode(body)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ProtocolError(f"the server sent an invalid {what}: {str(exc)[:200]}") from None
+        reason = secrets.text(str(exc))[:200]
+    # (Raised outside the except: msgspec's error does not ride along.)
+    raise ProtocolError(f"the server sent an invalid {what}: {reason}")
 
 
 def open_message_stream(

@@ -24,11 +24,22 @@ the rest of the tree grows here::
     └── StreamClosed                the stream was used after it was closed
 
 No error carries a credential: messages, attributes and reprs never include
-the token, and server-provided text is bounded.
+the token, and server-provided text is bounded. :class:`Secrets` is how: a
+client or stream knows the secrets its requests carry (the tokens, the
+values of headers the caller gave), blanks them out of the server's text
+before that text is cut into an error, and passes every error it raises or
+logs, with its whole chain, and every log record, through it.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from ._text import printable
 from .sse._errors import EventTooLarge, ExpysError, ProtocolError
 
 __all__ = [
@@ -47,6 +58,7 @@ __all__ = [
     "ReadTimeout",
     "RedirectError",
     "RetryLimitExceeded",
+    "Secrets",
     "ServerError",
     "StreamClosed",
     "TransportError",
@@ -232,3 +244,156 @@ for _cls in (
 ):
     _cls.__module__ = "expys_stream"
 del _cls
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+#: What replaces a token, and any other secret, in emitted text.
+TOKEN_MARK = "[token]"
+SECRET_MARK = "[redacted]"
+#: A token or header value shorter than this is not blanked: no credential
+#: is that short, and blanking "t", "1" or "en" would garble every text.
+MIN_SECRET = 6
+#: Tokens a stream keeps blanking after it sent them (a provider's fresh
+#: token per reconnect must not grow the set without bound).
+MAX_TOKENS = 4
+# How a URL shows a path: what ascii_url leaves unencoded.
+_URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"#<>?`{}%')
+_CHAIN_LIMIT = 64
+
+
+class Secrets:
+    """Values that nothing the library emits may contain, and the means to blank them.
+
+    Immutable; :meth:`with_tokens` makes a new one when a request carries a
+    token not seen before. Besides each value as it is, its escaped forms
+    are blanked too: control characters escaped (:func:`printable`), as
+    ``repr`` quotes it, and percent-encoded as a URL shows it.
+    """
+
+    __slots__ = ("_headers", "_pattern", "_pattern_bytes", "_tokens")
+
+    def __init__(self, *, headers: Iterable[str] = (), tokens: Iterable[str] = ()) -> None:
+        self._headers = tuple(dict.fromkeys(v for v in headers if len(v) >= MIN_SECRET))
+        self._tokens = tuple(dict.fromkeys(t for t in tokens if len(t) >= MIN_SECRET))
+        self._tokens = self._tokens[-MAX_TOKENS:]
+        self._pattern: tuple[re.Pattern[str], dict[str, str]] | None = None
+        self._pattern_bytes: tuple[re.Pattern[bytes], dict[bytes, bytes]] | None = None
+
+    @classmethod
+    def of_headers(cls, headers: Mapping[str, str] | None) -> Secrets:
+        """The secrets of the headers a caller gave: every value (and the
+        credential after the scheme of an ``Authorization``)."""
+        if not headers:
+            return _NONE
+        tokens = [
+            value.partition(" ")[2].strip()
+            for name, value in headers.items()
+            if name.lower() in ("authorization", "proxy-authorization")
+        ]
+        return cls(headers=headers.values(), tokens=tokens)
+
+    def with_tokens(self, *tokens: str) -> Secrets:
+        """These secrets plus ``tokens`` (self when it has them already)."""
+        if all(token in self._tokens or len(token) < MIN_SECRET for token in tokens):
+            return self
+        return Secrets(headers=self._headers, tokens=(*self._tokens, *tokens))
+
+    def __bool__(self) -> bool:
+        return bool(self._headers or self._tokens)
+
+    def __repr__(self) -> str:  # (never the values)
+        return f"<Secrets: {len(self._tokens)} tokens, {len(self._headers)} header values>"
+
+    # -- blanking ------------------------------------------------------------
+
+    def _marks(self) -> dict[str, str]:
+        marks: dict[str, str] = {}
+        for values, mark in ((self._headers, SECRET_MARK), (self._tokens, TOKEN_MARK)):
+            for value in values:
+                for form in (
+                    value,
+                    printable(value),
+                    repr(value)[1:-1],
+                    quote(value, safe=_URL_SAFE),
+                    quote(value, safe=""),
+                ):
+                    marks[form] = mark
+        return marks
+
+    def text(self, text: str) -> str:
+        """``text`` with every secret (in any of its forms) blanked out."""
+        if not self or not text:
+            return text
+        if self._pattern is None:
+            marks = self._marks()
+            forms = sorted(marks, key=len, reverse=True)  # the longest form wins
+            self._pattern = re.compile("|".join(map(re.escape, forms))), marks
+        pattern, marks = self._pattern
+        return pattern.sub(lambda match: marks[match.group()], text)
+
+    def data(self, data: bytes) -> bytes:
+        """``data`` (the server's bytes) with every secret blanked out."""
+        if not self or not data:
+            return data
+        if self._pattern_bytes is None:
+            marks = {k.encode("utf-8", "replace"): v.encode() for k, v in self._marks().items()}
+            forms = sorted(marks, key=len, reverse=True)
+            self._pattern_bytes = re.compile(b"|".join(map(re.escape, forms))), marks
+        pattern, marks_bytes = self._pattern_bytes
+        return pattern.sub(lambda match: marks_bytes[match.group()], data)
+
+    def error(self, error: _E) -> _E:
+        """Blank the secrets out of ``error`` in place, and return it.
+
+        Its ``args``, its attributes and notes, and every error down its
+        ``__cause__`` and ``__context__`` are cleaned. A suppressed context
+        (``raise ... from None``) and any foreign exception in the chain
+        are cut off: ours describe them already, and theirs may hold the
+        wire's raw bytes.
+        """
+        self._clean(error, set())
+        return error
+
+    def _clean(self, error: BaseException, seen: set[int]) -> None:
+        if id(error) in seen or len(seen) >= _CHAIN_LIMIT:
+            return
+        seen.add(id(error))
+        if self:
+            error.args = tuple(self._value(arg, seen) for arg in error.args)
+            for name, value in list(vars(error).items()):
+                cleaned = self._value(value, seen)
+                if cleaned is not value:
+                    setattr(error, name, cleaned)
+        cause, context = error.__cause__, error.__context__
+        if cause is not None:
+            if isinstance(cause, ExpysError):
+                self._clean(cause, seen)
+            else:
+                error.__cause__ = None
+        if context is not None:
+            if error.__suppress_context__ or not isinstance(context, ExpysError):
+                error.__context__ = None
+            else:
+                self._clean(context, seen)
+
+    def _value(self, value: Any, seen: set[int]) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, bytes):
+            return self.data(value)
+        if isinstance(value, BaseException):
+            self._clean(value, seen)
+            return value
+        if isinstance(value, list | tuple) and any(isinstance(v, str | bytes) for v in value):
+            return type(value)(self._value(v, seen) for v in value)
+        return value
+
+    def log(self, logger: logging.Logger, level: int, message: str, *args: Any) -> None:
+        """Log ``message % args`` with the secrets blanked out of every argument."""
+        if logger.isEnabledFor(level):
+            cleaned = tuple(self._value(arg, set()) for arg in args)
+            logger.log(level, message, *cleaned, stacklevel=2)
+
+
+_NONE = Secrets()

@@ -49,6 +49,7 @@ from ._errors import (
     NotFoundError,
     ProtocolError,
     RetryLimitExceeded,
+    Secrets,
     StreamClosed,
     TransportError,
 )
@@ -237,6 +238,7 @@ class _StreamCore:
         "_reconnects",
         "_resume_id",
         "_retry_floor",
+        "_secrets",
         "_shut",
         "_state",
         "_stopped",
@@ -259,6 +261,7 @@ class _StreamCore:
         not_found: type[NotFoundError] = NotFoundError,
         prelude: Prelude | None = None,
         bulk_body: bool = True,
+        secrets: Secrets | None = None,
     ) -> None:
         if last_event_id is not None and (
             not isinstance(last_event_id, str) or any(c in last_event_id for c in "\r\n\0")
@@ -278,6 +281,9 @@ class _StreamCore:
         self._not_found = not_found
         self._prelude = prelude
         self._bulk_body = bulk_body
+        # What nothing this stream emits may contain: the caller's header
+        # values, and each token once it was sent (see Secrets).
+        self._secrets = Secrets.of_headers(headers) if secrets is None else secrets
         # The reader's view: what it received last (sent as Last-Event-ID).
         self._resume_id = last_event_id or ""
         self._retry_floor = 0.0
@@ -393,6 +399,8 @@ class _StreamCore:
             if not self._stopped:  # aclose() may come before the task starts
                 await self._read_forever(send)
         except Exception as exc:  # becomes the stream's terminal error
+            if isinstance(exc, ExpysError):  # (not a token provider's own error)
+                self._secrets.error(exc)
             with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                 await send.put(_Failure(exc))
         finally:
@@ -441,6 +449,7 @@ class _StreamCore:
                 raise StreamClosed("the client was closed")
             if error is None:  # the scope caught its deadline: silence
                 error = read_timeout_error(self._url)
+            self._secrets.error(error)  # before it is logged or raised
             if connected_at:
                 auth_retry_spent = False
                 if anyio.current_time() - connected_at[0] >= options.backoff.reset_after:
@@ -455,7 +464,9 @@ class _StreamCore:
                 max_server_delay=options.max_server_delay,
             )
             if wait.capped:
-                logger.warning(
+                self._secrets.log(
+                    logger,
+                    logging.WARNING,
                     "the server asked to wait %.0f s before reconnecting to %s; "
                     "waiting %.2f s (max_server_delay)",
                     wait.server_delay,
@@ -464,7 +475,9 @@ class _StreamCore:
                 )
             delay = wait.delay
             attempt += 1
-            logger.info(
+            self._secrets.log(
+                logger,
+                logging.INFO,
                 "reconnecting to %s in %.2f s after: %s (resume after %r)",
                 self._url_for_log,
                 delay,
@@ -490,8 +503,10 @@ class _StreamCore:
     ) -> bool:
         """One connection; True when the server asked us to stop (204)."""
         headers = await self._request_headers()
-        # The credential sent, to blank it out of an error if echoed back.
+        # The credential sent, to blank it out of anything we emit.
         secret = _bearer(headers)
+        if secret:
+            self._secrets = self._secrets.with_tokens(secret)
         response = await self._transport.open(
             "GET", self._url, headers, read_timeout=self._options.read_timeout
         )
@@ -501,8 +516,12 @@ class _StreamCore:
             if response.status == 204:
                 return True
             connected_at.append(anyio.current_time())
-            logger.info(
-                "connected to %s (resume after %r)", self._url_for_log, self._resume_id or None
+            self._secrets.log(
+                logger,
+                logging.INFO,
+                "connected to %s (resume after %r)",
+                self._url_for_log,
+                self._resume_id or None,
             )
             await self._pump(response, send, scope)
             return False
@@ -536,7 +555,7 @@ class _StreamCore:
         if status == 204:
             return
         if status != 200:
-            body = await response.read_bounded()
+            body = self._secrets.data(await response.read_bounded())
             error = status_error(
                 status, body, response.url, not_found=self._not_found, secret=secret
             )
@@ -544,7 +563,8 @@ class _StreamCore:
                 raise _Retry(error, parse_retry_after(response.header(b"retry-after")))
             raise error
         if not _is_event_stream(response.content_type):
-            raise NotAnEventStream(response.content_type)
+            # (Blanked before the error cuts it: no part of a secret at the cut.)
+            raise NotAnEventStream(self._secrets.text(response.content_type))
 
     async def _pump(
         self, response: Response, send: Channel[_Item], scope: anyio.CancelScope

@@ -110,15 +110,18 @@ class MessageStream(_StreamCore):
                         try:
                             message: Message = _decode(event._data_bytes)
                         except _DECODE_ERRORS as exc:
+                            reason = str(exc)
+                        else:
                             self._index = index
-                            self._invalid(event, exc)  # raises, or logs and skips
-                            continue
+                            if self._seen is not None and self._replayed(message):
+                                continue
+                            self._recent.append(message.id)  # type: ignore[union-attr]
+                            self._last = message
+                            return message
+                        # (Outside the except: msgspec's error, which may quote
+                        # the data, does not ride along as the context.)
                         self._index = index
-                        if self._seen is not None and self._replayed(message):
-                            continue
-                        self._recent.append(message.id)  # type: ignore[union-attr]
-                        self._last = message
-                        return message
+                        self._invalid(event, reason)  # raises, or logs and skips
                 self._index = index
             elif index < len(batch):
                 self._index = index + 1
@@ -157,17 +160,23 @@ class MessageStream(_StreamCore):
         # the first one not delivered ends the check.
         assert self._seen is not None
         if message.id in self._seen:
-            logger.debug("skipping replayed message %r", message.id)
+            self._secrets.log(logger, logging.DEBUG, "skipping replayed message %r", message.id)
             return True
         self._seen = None
         return False
 
-    def _invalid(self, event: Any, exc: BaseException) -> None:
-        excerpt = event.data[:_EXCERPT]
-        error = MessageDecodeError(str(exc)[:200], event_id=event.id, excerpt=excerpt)
+    def _invalid(self, event: Any, reason: str) -> None:
+        # The server's text is blanked of our secrets before it is cut, so
+        # that no part of one survives at the cut.
+        secrets = self._secrets
+        error = MessageDecodeError(
+            secrets.text(reason)[:200],
+            event_id=secrets.text(event.id),
+            excerpt=secrets.text(event.data)[:_EXCERPT],
+        )
         if not self._skip_invalid:
-            raise error from None
-        logger.warning("skipping an invalid message event: %s", error)
+            raise secrets.error(error)
+        secrets.log(logger, logging.WARNING, "skipping an invalid message event: %s", error)
 
 
 MessageStream.__module__ = "expys_stream"
