@@ -3,7 +3,7 @@
 Sessions:
     tests      the whole suite (async tests run on asyncio and on trio)
     lint       ruff check and ruff format --check
-    typecheck  mypy --strict on the package
+    typecheck  mypy --strict on the package; pyright --verifytypes on its public API
     fuzz       the SSE decoder fuzz target for a while (FUZZ_SECONDS, default 300)
     bench      the benchmarks under benchmarks/ (they print ratios, never assert)
 """
@@ -38,9 +38,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """Type-check the package with mypy --strict."""
-    session.install("-e", ".[test]", "mypy>=1.10")
+    """Type-check the package with mypy --strict, and check with pyright that
+    every public name has a known type (pyright's wheel carries its own
+    JavaScript and runs it with the ``node`` on PATH)."""
+    session.install("-e", ".[test]", "mypy>=1.10", "pyright>=1.1.380")
     session.run("mypy", "--strict", "expys_stream")
+    session.run("pyright", "--verifytypes", "expys_stream", "--ignoreexternal")
 
 
 @nox.session(python=PYTHON)

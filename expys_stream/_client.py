@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import ssl
 import uuid
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 from urllib.parse import quote, urlencode, urlsplit
 
 import anyio
@@ -30,17 +29,11 @@ from ._errors import (
     StreamClosed,
     TransportError,
 )
-from ._event_stream import (
-    DEFAULT_USER_AGENT,
-    TokenSource,
-    check_token,
-    configure,
-    resolve_token,
-)
+from ._event_stream import TokenSource, check_token, configure, resolve_token
 from ._message_stream import MessageStream
 from ._models import Message, MessagePage, message_decoder, page_decoder
+from ._options import ClientOptions, Environment, client_settings
 from ._transport import Response, ascii_url, header_problem, status_error
-from .sse import DEFAULT_MAX_EVENT_SIZE
 from .sse._event import _utf8
 
 __all__ = ["ENVIRONMENTS", "Client", "open_message_stream", "resolve_base_url"]
@@ -52,8 +45,6 @@ ENVIRONMENTS = {
     "production": "https://api.expys.com",
     "sandbox": "https://sandbox.api.expys.com",
 }
-#: Retries of a one-shot request (list, send) after its first attempt.
-DEFAULT_REQUEST_RETRIES = 3
 _REQUEST_READ_TIMEOUT = 30.0
 
 
@@ -118,20 +109,15 @@ class Client:
         base_url: the service's base URL (may carry a path prefix); else
             ``EXPYS_BASE_URL``; else the environment's.
         environment: ``"production"`` or ``"sandbox"``.
-        pool: an ``httpcore.AsyncConnectionPool`` to use and leave open;
-            by default the client makes one and closes it in ``aclose``.
-        connect_timeout: seconds to connect and send a request.
-        read_timeout: seconds of silence before a stream reconnects.
-        backoff_base: the first retry waits up to this many seconds.
-        backoff_cap: no retry waits longer than this by our choice.
-        reset_after: seconds a stream connection must last to reset backoff.
-        max_retries: consecutive failed stream attempts before
-            :class:`RetryLimitExceeded`; None retries forever.
-        request_retries: retries of a list or send request.
-        max_event_size: the largest SSE line or event data, in bytes.
-        ssl_context: the ``ssl.SSLContext`` for https; verification is on
-            by default.
-        user_agent: the User-Agent header.
+        **options: the options of :class:`ClientOptions` (``pool``,
+            ``connect_timeout``, ``read_timeout``, ``backoff_base``,
+            ``backoff_cap``, ``reset_after``, ``max_retries``,
+            ``request_retries``, ``max_event_size``, ``ssl_context``,
+            ``user_agent``), each with its default there.
+
+    Raises:
+        TypeError: an unknown option, or one of the wrong type.
+        ValueError: an option out of range, or a bad base URL.
     """
 
     def __init__(
@@ -139,36 +125,17 @@ class Client:
         *,
         token: TokenSource,
         base_url: str | None = None,
-        environment: str = "production",
-        pool: Any = None,
-        connect_timeout: float | None = 10.0,
-        read_timeout: float | None = 45.0,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 10.0,
-        reset_after: float = 60.0,
-        max_retries: int | None = None,
-        request_retries: int = DEFAULT_REQUEST_RETRIES,
-        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
-        ssl_context: ssl.SSLContext | None = None,
-        user_agent: str = DEFAULT_USER_AGENT,
+        environment: Environment = "production",
+        **options: Unpack[ClientOptions],
     ) -> None:
+        settings = client_settings(options, "Client()")
         check_token(token)
+        request_retries = settings.request_retries
         if type(request_retries) is not int or request_retries < 0:
             raise ValueError("request_retries must be an int >= 0")
         self._token = token
         self._base_url = resolve_base_url(base_url, environment)
-        self._options, self._transport = configure(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-            reset_after=reset_after,
-            max_retries=max_retries,
-            max_event_size=max_event_size,
-            pool=pool,
-            ssl_context=ssl_context,
-            user_agent=user_agent,
-        )
+        self._options, self._transport = configure(settings)
         self._request_retries = request_retries
         self._closed = False
 
@@ -414,11 +381,11 @@ def open_message_stream(
     *,
     token: TokenSource,
     base_url: str | None = None,
-    environment: str = "production",
+    environment: Environment = "production",
     last_event_id: str | None = None,
     history: int = 0,
     on_invalid: Literal["raise", "skip"] = "raise",
-    **options: Any,
+    **options: Unpack[ClientOptions],
 ) -> MessageStream:
     """Stream a conversation's new messages, live, as :class:`Message` objects.
 
@@ -432,9 +399,10 @@ def open_message_stream(
     in the block, across dropped connections and server restarts. Leaving
     the block closes the connection and any pending reconnect timer.
 
-    ``options`` are the :class:`Client` keyword arguments (timeouts,
-    backoff, ``max_retries``, ``max_event_size``, ``pool``, ``ssl_context``,
-    ``user_agent``). The stream closes the private client it makes.
+    ``token``, ``base_url``, ``environment`` and ``**options`` (the options
+    of :class:`ClientOptions`: timeouts, backoff, ``max_retries``,
+    ``max_event_size``, ``pool``, ``ssl_context``, ``user_agent``...) are
+    as for :class:`Client`; the stream closes the private client it makes.
     ``last_event_id``, ``history`` and ``on_invalid`` are as for
     :meth:`Client.open_message_stream`.
     """

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Unpack
 
 import anyio
 from anyio.abc import TaskGroup
@@ -44,6 +44,7 @@ from ._errors import (
     StreamClosed,
     TransportError,
 )
+from ._options import DEFAULT_USER_AGENT, EventStreamOptions, Settings, event_stream_settings
 from ._transport import (
     Response,
     StreamBody,
@@ -72,8 +73,6 @@ logger = logging.getLogger("expys_stream")
 
 #: A token, or a callable (sync or async) returning a fresh one.
 TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
-
-DEFAULT_USER_AGENT = "expys-stream/0.1"
 
 #: How many recent message ids a message stream remembers to skip replays.
 REPLAY_WINDOW = 1024
@@ -668,33 +667,26 @@ class EventStream(_StreamCore):
             # A _Prelude never reaches a plain event stream.
 
 
-def configure(
-    *,
-    connect_timeout: float | None,
-    read_timeout: float | None,
-    backoff_base: float,
-    backoff_cap: float,
-    reset_after: float,
-    max_retries: int | None,
-    max_event_size: int,
-    pool: Any,
-    ssl_context: Any,
-    user_agent: str,
-) -> tuple[StreamOptions, Transport]:
-    """The validated options and the transport for the public keyword arguments.
+def configure(settings: Settings) -> tuple[StreamOptions, Transport]:
+    """The validated options and the transport for the public keyword options.
 
     Shared by :func:`open_event_stream` and ``Client``, so that both accept
-    and check the same arguments the same way.
+    and check the same options the same way (see ``_options.py``).
     """
     options = StreamOptions(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        backoff=Backoff(base=backoff_base, cap=backoff_cap, reset_after=reset_after),
-        max_retries=max_retries,
-        max_event_size=max_event_size,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        backoff=Backoff(
+            base=settings.backoff_base, cap=settings.backoff_cap, reset_after=settings.reset_after
+        ),
+        max_retries=settings.max_retries,
+        max_event_size=settings.max_event_size,
     )
     transport = Transport(
-        pool=pool, ssl_context=ssl_context, connect_timeout=connect_timeout, user_agent=user_agent
+        pool=settings.pool,
+        ssl_context=settings.ssl_context,
+        connect_timeout=settings.connect_timeout,
+        user_agent=settings.user_agent,
     )
     return options, transport
 
@@ -705,16 +697,7 @@ def open_event_stream(
     headers: Mapping[str, str] | None = None,
     token: TokenSource | None = None,
     last_event_id: str | None = None,
-    pool: Any = None,
-    connect_timeout: float | None = 10.0,
-    read_timeout: float | None = 45.0,
-    backoff_base: float = 0.5,
-    backoff_cap: float = 10.0,
-    reset_after: float = 60.0,
-    max_retries: int | None = None,
-    max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
-    ssl_context: Any = None,
-    user_agent: str = DEFAULT_USER_AGENT,
+    **options: Unpack[EventStreamOptions],
 ) -> EventStream:
     """Open a reconnecting SSE stream to any ``http(s)`` URL.
 
@@ -729,39 +712,22 @@ def open_event_stream(
         token: a bearer token, or a sync or async callable that returns a
             fresh one; called before every connection.
         last_event_id: resume after this event ID.
-        pool: an ``httpcore.AsyncConnectionPool`` to use (left open);
-            by default the stream makes and closes its own.
-        connect_timeout: seconds to connect (and to send the request).
-        read_timeout: seconds of silence before the connection is replaced.
-        backoff_base: the first retry waits up to this many seconds.
-        backoff_cap: no retry waits longer than this (but a server's
-            ``retry:`` or ``Retry-After`` may ask for longer).
-        reset_after: seconds a connection must stay up to reset the backoff.
-        max_retries: consecutive failures before giving up; None: never.
-        max_event_size: the longest line or event data accepted, in bytes.
-        ssl_context: an ``ssl.SSLContext`` for https (verification is on by
-            default).
-        user_agent: the User-Agent header.
+        **options: the options of :class:`EventStreamOptions` (``pool``,
+            ``connect_timeout``, ``read_timeout``, ``backoff_base``,
+            ``backoff_cap``, ``reset_after``, ``max_retries``,
+            ``max_event_size``, ``ssl_context``, ``user_agent``), each with
+            its default there.
 
     Raises:
+        TypeError: an unknown option, or one of the wrong type.
         ValueError: an argument is invalid (checked before any I/O).
     """
+    settings = event_stream_settings(options, "open_event_stream()")
     url = _checked_url(url)
     headers = _checked_headers(headers)
     if token is not None:
         check_token(token)
-    options, transport = configure(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        backoff_base=backoff_base,
-        backoff_cap=backoff_cap,
-        reset_after=reset_after,
-        max_retries=max_retries,
-        max_event_size=max_event_size,
-        pool=pool,
-        ssl_context=ssl_context,
-        user_agent=user_agent,
-    )
+    stream_options, transport = configure(settings)
     return EventStream(
         url,
         transport=transport,
@@ -769,7 +735,7 @@ def open_event_stream(
         headers=headers,
         token=token,
         last_event_id=last_event_id,
-        options=options,
+        options=stream_options,
     )
 
 

@@ -86,7 +86,7 @@ class ConciergeServer:
         self._port = port
         self._prefix = path_prefix
         self._store = Store()
-        self.faults = Faults()
+        self.faults: Faults = Faults()
         self._hub = Hub()
         self._service = Service(
             self._store,
