@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Generic, TypeVar, Unpack
+from typing import Any, Generic, Required, TypedDict, TypeVar, Unpack
 
 import anyio
 from anyio.abc import TaskGroup
@@ -61,6 +61,7 @@ from .sse._event import _id_key, _id_line
 __all__ = [
     "DEFAULT_USER_AGENT",
     "EventStream",
+    "StreamArgs",
     "StreamOptions",
     "TokenSource",
     "check_token",
@@ -191,6 +192,20 @@ Prelude = Callable[[], Awaitable[tuple[list[Any], str | None]]]
 
 def _is_event_stream(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == "text/event-stream"
+
+
+class StreamArgs(TypedDict, total=False):
+    """What a stream class takes besides its URL, from the function that makes it."""
+
+    transport: Required[Transport]
+    owns_transport: Required[bool]
+    headers: Required[Mapping[str, str] | None]
+    token: Required[TokenSource | None]
+    last_event_id: Required[str | None]
+    options: Required[StreamOptions]
+    not_found: type[NotFoundError]
+    prelude: Prelude | None
+    bulk_body: bool
 
 
 class _StreamCore:
@@ -624,7 +639,7 @@ class EventStream(_StreamCore):
 
     __slots__ = ("_batch", "_index", "_last")
 
-    def __init__(self, url: str, **kwargs: Any) -> None:
+    def __init__(self, url: str, **kwargs: Unpack[StreamArgs]) -> None:
         super().__init__(url, **kwargs)
         self._batch: list[ServerSentEvent] = []
         self._index = 0

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 import anyio
 import msgspec
 
 from ._errors import MessageDecodeError
-from ._event_stream import _Failure, _Prelude, _StreamCore
+from ._event_stream import StreamArgs, _Failure, _Prelude, _StreamCore
 from ._models import Message, message_decoder
 
 __all__ = ["MessageStream"]
@@ -51,7 +51,7 @@ class MessageStream(_StreamCore):
         url: str,
         *,
         on_invalid: Literal["raise", "skip"] = "raise",
-        **kwargs: Any,
+        **kwargs: Unpack[StreamArgs],
     ) -> None:
         if on_invalid not in ("raise", "skip"):
             raise ValueError("on_invalid must be 'raise' or 'skip'")
