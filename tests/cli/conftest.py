@@ -3,6 +3,9 @@ with two members and the environment that points the command at it."""
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import pytest
 
 from expys_stream.testing import ConciergeThread
@@ -14,6 +17,13 @@ CONVERSATION = "cnv_test"
 def backend(request: pytest.FixtureRequest) -> str:
     """The anyio backend an in-process run of the command uses."""
     return str(request.param)
+
+
+@pytest.fixture
+def concierge_options() -> dict[str, Any]:
+    """No ``retry:`` floor from the server: reconnects come as fast as the
+    client's backoff allows."""
+    return {"retry_ms": 1}
 
 
 @pytest.fixture
@@ -32,8 +42,6 @@ def concierge_env(concierge: ConciergeThread) -> dict[str, str]:
 def env(monkeypatch: pytest.MonkeyPatch, concierge_env: dict[str, str]) -> dict[str, str]:
     """The concierge's settings in os.environ, for in-process runs (and
     nothing else of EXPYS_* or NO_COLOR from outside)."""
-    import os
-
     for name in [name for name in os.environ if name.startswith("EXPYS_")]:
         monkeypatch.delenv(name)
     for name, value in concierge_env.items():
