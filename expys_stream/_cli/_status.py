@@ -164,6 +164,8 @@ class _LogBridge(logging.Handler):
         self._status = status
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name != "expys_stream":  # (not the embedded server's, say)
+            return
         template = record.msg if isinstance(record.msg, str) else ""
         args = record.args if isinstance(record.args, tuple) else ()
         if template.startswith("connected"):
