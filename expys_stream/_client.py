@@ -103,7 +103,7 @@ def _segment(conversation_id: str) -> str:
 class Client:
     """A client of the concierge service for one member token.
 
-    Use it as an async context manager (or call :meth:`aclose`)::
+    Use it as an async context manager (or call [`aclose`][expys_stream.Client.aclose]):
 
         async with Client(token=token) as client:
             page = await client.list_messages("cnv_123", limit=10)
@@ -126,7 +126,7 @@ class Client:
         backoff_cap: no retry waits longer than this by our choice.
         reset_after: seconds a stream connection must last to reset backoff.
         max_retries: consecutive failed stream attempts before
-            :class:`RetryLimitExceeded`; None retries forever.
+            [`RetryLimitExceeded`][expys_stream.RetryLimitExceeded]; None retries forever.
         request_retries: retries of a list or send request.
         max_event_size: the largest SSE line or event data, in bytes.
         ssl_context: the ``ssl.SSLContext`` for https; verification is on
@@ -192,7 +192,7 @@ class Client:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client: its open streams end with :class:`StreamClosed`
+        """Close the client: its open streams end with [`StreamClosed`][expys_stream.StreamClosed]
         (after the messages they already received), further requests raise
         it, and the connection pool is closed if the client made it.
         Idempotent."""
@@ -213,10 +213,15 @@ class Client:
 
         Raises:
             ValueError: ``limit`` outside 1..100, or text that is not valid
-                Unicode. TypeError: ``before`` is not a non-empty str.
-            AuthenticationError, PermissionDeniedError,
-            ConversationNotFoundError, HTTPStatusError: the server refused.
-            TransportError, ServerError, RateLimitedError: retries spent.
+                Unicode.
+            TypeError: ``before`` is not a non-empty str.
+            AuthenticationError: 401, even after a fresh token.
+            PermissionDeniedError: 403, the token's user is not a member.
+            ConversationNotFoundError: 404, no such conversation.
+            HTTPStatusError: another error status.
+            RateLimitedError: 429, once the retries are spent.
+            ServerError: 5xx, once the retries are spent.
+            TransportError: the network failed, once the retries are spent.
         """
         if type(limit) is not int or not 1 <= limit <= 100:
             raise ValueError("limit must be an int from 1 to 100")
@@ -241,9 +246,12 @@ class Client:
         stores the message twice.
 
         Raises:
-            TypeError, ValueError: ``body`` or ``idempotency_key`` cannot be
-                sent (an empty or invalid key, a lone surrogate).
-            the same errors as :meth:`list_messages`.
+            TypeError: ``body`` or ``idempotency_key`` has the wrong type.
+            ValueError: ``body`` or ``idempotency_key`` cannot be sent (an
+                empty or invalid key, a lone surrogate).
+            HTTPStatusError: the server refused; the same subclasses as
+                [`list_messages`][expys_stream.Client.list_messages] raises.
+            TransportError: the network failed, once the retries are spent.
         """
         if body is not None:
             if not isinstance(body, str):
@@ -281,7 +289,7 @@ class Client:
             history: first deliver the newest ``history`` messages of the
                 backlog (oldest first), then go live right after the last of
                 them, so nothing sent in between is lost or repeated.
-            on_invalid: ``"raise"`` a :class:`MessageDecodeError` for a
+            on_invalid: ``"raise"`` a [`MessageDecodeError`][expys_stream.MessageDecodeError] for a
                 message event that is not a valid message, or ``"skip"`` it
                 with a warning in the log.
 
@@ -420,9 +428,7 @@ def open_message_stream(
     on_invalid: Literal["raise", "skip"] = "raise",
     **options: Any,
 ) -> MessageStream:
-    """Stream a conversation's new messages, live, as :class:`Message` objects.
-
-    ::
+    """Stream a conversation's new messages, live, as [`Message`][expys_stream.Message] objects.
 
         async with open_message_stream("cnv_123", token=token) as stream:
             async for message in stream:
@@ -432,11 +438,11 @@ def open_message_stream(
     in the block, across dropped connections and server restarts. Leaving
     the block closes the connection and any pending reconnect timer.
 
-    ``options`` are the :class:`Client` keyword arguments (timeouts,
+    ``options`` are the [`Client`][expys_stream.Client] keyword arguments (timeouts,
     backoff, ``max_retries``, ``max_event_size``, ``pool``, ``ssl_context``,
     ``user_agent``). The stream closes the private client it makes.
     ``last_event_id``, ``history`` and ``on_invalid`` are as for
-    :meth:`Client.open_message_stream`.
+    [`Client.open_message_stream`][expys_stream.Client.open_message_stream].
     """
     client = Client(token=token, base_url=base_url, environment=environment, **options)
     return client._stream(conversation_id, last_event_id, history, on_invalid, owns=True)

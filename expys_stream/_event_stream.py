@@ -70,8 +70,12 @@ __all__ = [
 
 logger = logging.getLogger("expys_stream")
 
-#: A token, or a callable (sync or async) returning a fresh one.
 TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
+"""A member token, or a callable (sync or async) that returns a fresh one.
+
+A callable is called before every connection and reconnection, so that an
+expiring token can be refreshed; a sync one runs on the event loop.
+"""
 
 DEFAULT_USER_AGENT = "expys-stream/0.1"
 
@@ -607,10 +611,10 @@ def _leaves(error: BaseException) -> list[BaseException]:
 
 
 class EventStream(_StreamCore):
-    """A live stream of :class:`ServerSentEvent` from any SSE endpoint.
+    """A live stream of [`ServerSentEvent`][expys_stream.ServerSentEvent] from any SSE endpoint.
 
-    Get one from :func:`open_event_stream` and use it as an async context
-    manager, then as an async iterator::
+    Get one from [`open_event_stream`][expys_stream.open_event_stream] and use it as an async
+    context manager, then as an async iterator:
 
         async with open_event_stream(url, headers=headers) as stream:
             async for event in stream:

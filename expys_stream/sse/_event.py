@@ -27,7 +27,7 @@ class ServerSentEvent:
             value, including ``retry`` fields in blocks that dispatched
             nothing.
 
-    Construct one with keywords, e.g. for tests or to feed an encoder::
+    Construct one with keywords, e.g. for tests or to feed an encoder:
 
         ServerSentEvent(event="typing", data="{}", id="msg_1")
 
