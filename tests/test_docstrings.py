@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import itertools
 import pkgutil
 import re
 from pathlib import Path
@@ -66,7 +67,7 @@ def _has_attribute_docstring(package: str, name: str) -> bool:
     for module in _package_modules(package):
         source = inspect.getsource(module)
         body = ast.parse(source).body
-        for statement, following in zip(body, body[1:], strict=False):
+        for statement, following in itertools.pairwise(body):
             if isinstance(statement, ast.Assign):
                 targets = [t.id for t in statement.targets if isinstance(t, ast.Name)]
             elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
