@@ -6,6 +6,7 @@ Sessions:
     typecheck  mypy --strict on the package
     fuzz       the SSE decoder fuzz target for a while (FUZZ_SECONDS, default 300)
     bench      the benchmarks under benchmarks/ (they print ratios, never assert)
+    docs       the documentation site, ``mkdocs build --strict`` into site/
 """
 
 from __future__ import annotations
@@ -62,3 +63,10 @@ def bench(session: nox.Session) -> None:
     for script in sorted(os.listdir("benchmarks")):
         if script.startswith("bench_") and script.endswith(".py"):
             session.run("python", f"benchmarks/{script}", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/; any warning (a broken link or reference) fails."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
