@@ -41,14 +41,25 @@ def _colour(name: str) -> str:
     return PEER
 
 
-def _bars(ax: Axes, labels: list[str], values: list[float], names: list[str], fmt: str) -> None:
-    """Horizontal bars, first label at the top, each with its value written at its end."""
+def _bars(
+    ax: Axes,
+    labels: list[str],
+    values: list[float],
+    names: list[str],
+    fmt: str,
+    label_from: float = 0.0,
+) -> None:
+    """Horizontal bars, first label at the top, each with its value written at its end.
+
+    A value label starts at ``label_from`` at the least (right of a marker line).
+    """
     positions = list(range(len(labels)))[::-1]
     ax.barh(positions, values, color=[_colour(n) for n in names], height=0.65)
     ax.set_yticks(positions, labels)
     top = max(values) if values else 1.0
     for position, value in zip(positions, values, strict=True):
-        ax.text(value + top * 0.01, position, fmt.format(value), va="center", fontsize=9)
+        x = max(value, label_from) + top * 0.01
+        ax.text(x, position, fmt.format(value), va="center", fontsize=9)
     ax.set_xlim(0, top * 1.18)
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="x", alpha=0.3)
@@ -62,9 +73,9 @@ def _kib(size: int) -> str:
 def plot_decoder(data: dict[str, Any], out: Path) -> None:
     results = [r for r in data["results"] if r["group"] == "events only"]
     chunks = sorted({r["chunk"] for r in results})
-    fig, axes = plt.subplots(1, len(chunks), figsize=(6 * len(chunks), 4.2), squeeze=False)
+    fig, axes = plt.subplots(len(chunks), 1, figsize=(8, 3.9 * len(chunks)), squeeze=False)
     order = ["floor", "ours", "launchdarkly-eventsource", "httpx-sse", "sseclient-py"]
-    for ax, chunk in zip(axes[0], chunks, strict=True):
+    for ax, chunk in zip(axes[:, 0], chunks, strict=True):
         labels, values, names = [], [], []
         for name in order:
             for corpus in ("LF", "CRLF"):
@@ -80,13 +91,14 @@ def plot_decoder(data: dict[str, Any], out: Path) -> None:
                     labels.append(f"{name}, {corpus}")
                     values.append(row["ratio_to_baseline"])
                     names.append(name)
-        _bars(ax, labels, values, names, "{:.2f}x")
+        _bars(ax, labels, values, names, "{:.2f}x", label_from=1.0)
         ax.axvline(1.0, color="black", linewidth=0.8, linestyle="--")
-        ax.set_title(f"{_kib(chunk)} chunks")
+        ax.set_title(f"{_kib(chunk)} chunks", fontsize=10)
         ax.set_xlabel("time as a multiple of the floor's (LF), lower is better")
     fig.suptitle(
         f"SSE decoder, {data['events']:,} chat events, median of {data['repeat']} "
-        f"(Python {data['python']})"
+        f"(Python {data['python']})",
+        fontsize=11,
     )
     fig.tight_layout()
     fig.savefig(out, dpi=DPI)
