@@ -1,6 +1,6 @@
 """The concierge client: backlog, send, and live message streams.
 
-A :class:`Client` holds the configuration and one httpcore connection pool;
+A ``Client`` holds the configuration and one httpcore connection pool;
 ``open_message_stream`` (the module-level function) is the same with a
 private client that lives as long as the stream.
 """
@@ -94,7 +94,7 @@ def _segment(conversation_id: str) -> str:
 class Client:
     """A client of the concierge service for one member token.
 
-    Use it as an async context manager (or call :meth:`aclose`)::
+    Use it as an async context manager (or call [`aclose`][expys_stream.Client.aclose]):
 
         async with Client(token=token) as client:
             page = await client.list_messages("cnv_123", limit=10)
@@ -109,8 +109,8 @@ class Client:
         base_url: the service's base URL (may carry a path prefix); else
             ``EXPYS_BASE_URL``; else the environment's.
         environment: ``"production"`` or ``"sandbox"``.
-        **options: the options of :class:`ClientOptions` (``pool``,
-            ``connect_timeout``, ``read_timeout``, ``backoff_base``,
+        **options: the options of [`ClientOptions`][expys_stream.ClientOptions]
+            (``pool``, ``connect_timeout``, ``read_timeout``, ``backoff_base``,
             ``backoff_cap``, ``reset_after``, ``max_retries``,
             ``request_retries``, ``max_event_size``, ``ssl_context``,
             ``user_agent``), each with its default there.
@@ -159,7 +159,7 @@ class Client:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client: its open streams end with :class:`StreamClosed`
+        """Close the client: its open streams end with [`StreamClosed`][expys_stream.StreamClosed]
         (after the messages they already received), further requests raise
         it, and the connection pool is closed if the client made it.
         Idempotent."""
@@ -180,10 +180,15 @@ class Client:
 
         Raises:
             ValueError: ``limit`` outside 1..100, or text that is not valid
-                Unicode. TypeError: ``before`` is not a non-empty str.
-            AuthenticationError, PermissionDeniedError,
-            ConversationNotFoundError, HTTPStatusError: the server refused.
-            TransportError, ServerError, RateLimitedError: retries spent.
+                Unicode.
+            TypeError: ``before`` is not a non-empty str.
+            AuthenticationError: 401, even after a fresh token.
+            PermissionDeniedError: 403, the token's user is not a member.
+            ConversationNotFoundError: 404, no such conversation.
+            HTTPStatusError: another error status.
+            RateLimitedError: 429, once the retries are spent.
+            ServerError: 5xx, once the retries are spent.
+            TransportError: the network failed, once the retries are spent.
         """
         if type(limit) is not int or not 1 <= limit <= 100:
             raise ValueError("limit must be an int from 1 to 100")
@@ -208,9 +213,12 @@ class Client:
         stores the message twice.
 
         Raises:
-            TypeError, ValueError: ``body`` or ``idempotency_key`` cannot be
-                sent (an empty or invalid key, a lone surrogate).
-            the same errors as :meth:`list_messages`.
+            TypeError: ``body`` or ``idempotency_key`` has the wrong type.
+            ValueError: ``body`` or ``idempotency_key`` cannot be sent (an
+                empty or invalid key, a lone surrogate).
+            HTTPStatusError: the server refused; the same subclasses as
+                [`list_messages`][expys_stream.Client.list_messages] raises.
+            TransportError: the network failed, once the retries are spent.
         """
         if body is not None:
             if not isinstance(body, str):
@@ -248,7 +256,7 @@ class Client:
             history: first deliver the newest ``history`` messages of the
                 backlog (oldest first), then go live right after the last of
                 them, so nothing sent in between is lost or repeated.
-            on_invalid: ``"raise"`` a :class:`MessageDecodeError` for a
+            on_invalid: ``"raise"`` a [`MessageDecodeError`][expys_stream.MessageDecodeError] for a
                 message event that is not a valid message, or ``"skip"`` it
                 with a warning in the log.
 
@@ -387,9 +395,7 @@ def open_message_stream(
     on_invalid: Literal["raise", "skip"] = "raise",
     **options: Unpack[ClientOptions],
 ) -> MessageStream:
-    """Stream a conversation's new messages, live, as :class:`Message` objects.
-
-    ::
+    """Stream a conversation's new messages, live, as [`Message`][expys_stream.Message] objects.
 
         async with open_message_stream("cnv_123", token=token) as stream:
             async for message in stream:
@@ -400,11 +406,12 @@ def open_message_stream(
     the block closes the connection and any pending reconnect timer.
 
     ``token``, ``base_url``, ``environment`` and ``**options`` (the options
-    of :class:`ClientOptions`: timeouts, backoff, ``max_retries``,
-    ``max_event_size``, ``pool``, ``ssl_context``, ``user_agent``...) are
-    as for :class:`Client`; the stream closes the private client it makes.
+    of [`ClientOptions`][expys_stream.ClientOptions]: timeouts, backoff,
+    ``max_retries``, ``max_event_size``, ``pool``, ``ssl_context``,
+    ``user_agent``...) are as for [`Client`][expys_stream.Client]; the stream
+    closes the private client it makes.
     ``last_event_id``, ``history`` and ``on_invalid`` are as for
-    :meth:`Client.open_message_stream`.
+    [`Client.open_message_stream`][expys_stream.Client.open_message_stream].
     """
     client = Client(token=token, base_url=base_url, environment=environment, **options)
     return client._stream(conversation_id, last_event_id, history, on_invalid, owns=True)

@@ -72,8 +72,12 @@ __all__ = [
 
 logger = logging.getLogger("expys_stream")
 
-#: A token, or a callable (sync or async) returning a fresh one.
 TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
+"""A member token, or a callable (sync or async) that returns a fresh one.
+
+A callable is called before every connection and reconnection, so that an
+expiring token can be refreshed; a sync one runs on the event loop.
+"""
 
 #: How many recent message ids a message stream remembers to skip replays.
 REPLAY_WINDOW = 1024
@@ -621,10 +625,10 @@ def _leaves(error: BaseException) -> list[BaseException]:
 
 
 class EventStream(_StreamCore):
-    """A live stream of :class:`ServerSentEvent` from any SSE endpoint.
+    """A live stream of [`ServerSentEvent`][expys_stream.ServerSentEvent] from any SSE endpoint.
 
-    Get one from :func:`open_event_stream` and use it as an async context
-    manager, then as an async iterator::
+    Get one from [`open_event_stream`][expys_stream.open_event_stream] and use it as an async
+    context manager, then as an async iterator:
 
         async with open_event_stream(url, headers=headers) as stream:
             async for event in stream:
@@ -685,7 +689,7 @@ class EventStream(_StreamCore):
 def configure(settings: Settings) -> tuple[StreamOptions, Transport]:
     """The validated options and the transport for the public keyword options.
 
-    Shared by :func:`open_event_stream` and ``Client``, so that both accept
+    Shared by ``open_event_stream`` and ``Client``, so that both accept
     and check the same options the same way (see ``_options.py``).
     """
     options = StreamOptions(
@@ -727,11 +731,12 @@ def open_event_stream(
         token: a bearer token, or a sync or async callable that returns a
             fresh one; called before every connection.
         last_event_id: resume after this event ID.
-        **options: the options of :class:`EventStreamOptions` (``pool``,
-            ``connect_timeout``, ``read_timeout``, ``backoff_base``,
-            ``backoff_cap``, ``reset_after``, ``max_retries``,
-            ``max_event_size``, ``ssl_context``, ``user_agent``), each with
-            its default there.
+        **options: the options of
+            [`EventStreamOptions`][expys_stream.EventStreamOptions]
+            (``pool``, ``connect_timeout``, ``read_timeout``,
+            ``backoff_base``, ``backoff_cap``, ``reset_after``,
+            ``max_retries``, ``max_event_size``, ``ssl_context``,
+            ``user_agent``), each with its default there.
 
     Raises:
         TypeError: an unknown option, or one of the wrong type.

@@ -31,11 +31,11 @@ _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 class MessageStream(_StreamCore):
-    """A live stream of a conversation's new messages, as :class:`Message`.
+    """A live stream of a conversation's new messages, as [`Message`][expys_stream.Message].
 
-    Get one from :func:`open_message_stream` or
-    :meth:`Client.open_message_stream` and use it with ``async with``, then
-    ``async for``. Every message arrives once, in order, across reconnects.
+    Get one from [`open_message_stream`][expys_stream.open_message_stream] or
+    [`Client.open_message_stream`][expys_stream.Client.open_message_stream] and use it with ``async
+    with``, then ``async for``. Every message arrives once, in order, across reconnects.
 
     Attributes:
         last_event_id: the id of the last message you received (None before

@@ -3,16 +3,16 @@
 
 Type checkers read the names and types from the two ``TypedDict`` classes
 (``**options: Unpack[ClientOptions]``), so a misspelt or mistyped option is
-a type error where it is written. At run time :func:`client_settings` and
-:func:`event_stream_settings` refuse unknown names (a ``TypeError`` that
-names the nearest known one) and fill in the defaults, which live in
-:class:`Settings` alone. A test keeps the three in step: the same names
-with the same types, and each default as the docstring states it.
+a type error where it is written. At run time ``client_settings`` and
+``event_stream_settings`` refuse unknown names (a ``TypeError`` that names
+the nearest known one) and fill in the defaults, which are set in
+``Settings`` alone. A test keeps them in step: the same names with the same
+types, and each default as the docstring states it.
 
-Adding an option: declare it in :class:`EventStreamOptions` (or, for
-one-shot requests only, :class:`ClientOptions`) with a ``(default ``...``)``
-entry in its docstring, give it the same type and its default in
-:class:`Settings`, and pass it on in ``_event_stream.configure``.
+Adding an option: declare it in ``EventStreamOptions`` (or, for one-shot
+requests only, ``ClientOptions``) with a "Default ``...``." sentence in its
+docstring entry, give it the same type and its default in ``Settings``, and
+pass it on in ``_event_stream.configure``.
 """
 
 from __future__ import annotations
@@ -55,28 +55,29 @@ class EventStreamOptions(TypedDict, total=False):
     Each may be left out; its default applies then.
 
     Attributes:
-        pool (default ``None``): an ``httpcore.AsyncConnectionPool`` to use
-            and leave open; by default a private pool is made, and closed
-            with the stream or client.
-        connect_timeout (default ``10.0``): seconds to connect, to send a
-            request, or to wait for a pooled connection; None: no limit.
-        read_timeout (default ``45.0``): seconds of silence after which a
-            stream's connection counts as dead and is replaced (keepalive
-            comments count as traffic); None: no limit.
-        backoff_base (default ``0.5``): the first retry waits up to this
-            many seconds (full jitter, doubling each time).
-        backoff_cap (default ``10.0``): no retry waits longer than this by
-            our choice (a server's ``retry:`` or ``Retry-After`` may ask for
-            longer).
-        reset_after (default ``60.0``): seconds a connection must stay up
-            for the backoff and the retry count to start again from zero.
-        max_retries (default ``None``): consecutive failed stream attempts
-            before :class:`RetryLimitExceeded`; None retries forever.
-        max_event_size (default ``1048576``): the longest SSE line or event
-            data accepted, in bytes (1 MiB).
-        ssl_context (default ``None``): the ``ssl.SSLContext`` for https;
-            by default one that verifies certificates.
-        user_agent (default ``'expys-stream/0.1'``): the User-Agent header.
+        pool: an ``httpcore.AsyncConnectionPool`` to use and leave open;
+            ``None`` makes a private pool, closed with the stream or client.
+            Default ``None``.
+        connect_timeout: seconds to connect, to send a request, or to wait
+            for a pooled connection; ``None``: no limit. Default ``10.0``.
+        read_timeout: seconds of silence after which a stream's connection
+            counts as dead and is replaced (keepalive comments count as
+            traffic); ``None``: no limit. Default ``45.0``.
+        backoff_base: the first retry waits up to this many seconds (full
+            jitter, doubling each time). Default ``0.5``.
+        backoff_cap: no retry waits longer than this by our choice (a
+            server's ``retry:`` or ``Retry-After`` may ask for longer).
+            Default ``10.0``.
+        reset_after: seconds a connection must stay up for the backoff and
+            the retry count to start again from zero. Default ``60.0``.
+        max_retries: consecutive failed stream attempts before
+            [`RetryLimitExceeded`][expys_stream.RetryLimitExceeded];
+            ``None`` retries forever. Default ``None``.
+        max_event_size: the longest SSE line or event data accepted, in
+            bytes (1 MiB). Default ``1048576``.
+        ssl_context: the ``ssl.SSLContext`` for https; ``None``: one that
+            verifies certificates. Default ``None``.
+        user_agent: the User-Agent header. Default ``'expys-stream/0.1'``.
     """
 
     pool: httpcore.AsyncConnectionPool | None
@@ -94,12 +95,13 @@ class EventStreamOptions(TypedDict, total=False):
 class ClientOptions(EventStreamOptions, total=False):
     """The keyword options of ``Client`` and ``open_message_stream``.
 
-    Every option of :class:`EventStreamOptions`, and:
+    Every option of [`EventStreamOptions`][expys_stream.EventStreamOptions],
+    and this one:
 
     Attributes:
-        request_retries (default ``3``): retries of a ``list_messages`` or
-            ``send_message`` request after its first attempt (network
-            errors, 408, 429 and 5xx), with the same backoff as streams.
+        request_retries: retries of a ``list_messages`` or ``send_message``
+            request after its first attempt (network errors, 408, 429 and
+            5xx), with the same backoff as streams. Default ``3``.
     """
 
     request_retries: int

@@ -43,8 +43,15 @@ def test_the_typed_dicts_and_the_settings_have_the_same_names_and_types() -> Non
 
 
 def _documented_defaults(cls: type) -> dict[str, str]:
-    doc = inspect.getdoc(cls) or ""
-    return dict(re.findall(r"^    (\w+) \(default ``(.*?)``\):", doc, re.MULTILINE))
+    # Each "Attributes:" entry, "name: text ... Default ``value``.", to its value.
+    doc = (inspect.getdoc(cls) or "").split("Attributes:\n", 1)[1]
+    entries = re.split(r"^    (\w+): ", doc, flags=re.MULTILINE)[1:]
+    found = {}
+    for name, text in zip(entries[::2], entries[1::2], strict=True):
+        defaults = re.findall(r"Default ``(.*?)``\.", " ".join(text.split()))
+        assert len(defaults) == 1, (name, text)
+        found[name] = defaults[0]
+    return found
 
 
 def test_each_docstring_states_the_default_that_applies() -> None:
