@@ -68,7 +68,7 @@ class ConnectionStatus:
     def connecting(self, base_url: str, conversation_id: str) -> None:
         """The stream is about to open; ``give_up`` will end it if need be."""
         self._show(
-            f"connecting to {base_url} for {conversation_id}",
+            f"connecting to {printable(base_url)} for {printable(conversation_id)}",
             {"state": "connecting", "baseURL": base_url, "conversationID": conversation_id},
         )
 

@@ -186,3 +186,17 @@ def test_a_typo_in_the_base_url_fails_instead_of_retrying_forever() -> None:
     assert sum(1 for line in lines if RECONNECTING.fullmatch(line)) == 5
     assert lines[-1].startswith("expys-stream: gave up after 6 failed attempts; last error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_the_connecting_line_escapes_what_the_user_typed(
+    backend: str,
+    concierge: ConciergeThread,
+    env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # No such conversation: the stream is refused (404) after the line.
+    status = run_cli(["tail", "cnv_\x1b[2J", "--history", "0"], backend=backend, options=FAST)
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert "\x1b" not in err
+    assert err.splitlines()[0].endswith(" for cnv_\\x1b[2J")
