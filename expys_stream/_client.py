@@ -132,6 +132,11 @@ class Client:
         ssl_context: the ``ssl.SSLContext`` for https; verification is on
             by default.
         user_agent: the User-Agent header.
+        proxy: the proxy for every request (``http://``, ``https://``,
+            ``socks5://`` or ``socks5h://``, maybe with ``user:password@``);
+            None: the environment's (``HTTPS_PROXY``, ``NO_PROXY``...).
+        trust_env: read the proxy environment variables when ``proxy``
+            is None.
     """
 
     def __init__(
@@ -151,6 +156,8 @@ class Client:
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         ssl_context: ssl.SSLContext | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         check_token(token)
         if type(request_retries) is not int or request_retries < 0:
@@ -168,6 +175,8 @@ class Client:
             pool=pool,
             ssl_context=ssl_context,
             user_agent=user_agent,
+            proxy=proxy,
+            trust_env=trust_env,
         )
         self._request_retries = request_retries
         self._closed = False
@@ -434,7 +443,7 @@ def open_message_stream(
 
     ``options`` are the :class:`Client` keyword arguments (timeouts,
     backoff, ``max_retries``, ``max_event_size``, ``pool``, ``ssl_context``,
-    ``user_agent``). The stream closes the private client it makes.
+    ``user_agent``, ``proxy``, ``trust_env``). The stream closes the private client it makes.
     ``last_event_id``, ``history`` and ``on_invalid`` are as for
     :meth:`Client.open_message_stream`.
     """

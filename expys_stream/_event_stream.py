@@ -44,6 +44,7 @@ from ._errors import (
     StreamClosed,
     TransportError,
 )
+from ._proxy import resolve_proxy
 from ._transport import (
     Response,
     StreamBody,
@@ -680,6 +681,8 @@ def configure(
     pool: Any,
     ssl_context: Any,
     user_agent: str,
+    proxy: Any = None,
+    trust_env: Any = True,
 ) -> tuple[StreamOptions, Transport]:
     """The validated options and the transport for the public keyword arguments.
 
@@ -694,7 +697,11 @@ def configure(
         max_event_size=max_event_size,
     )
     transport = Transport(
-        pool=pool, ssl_context=ssl_context, connect_timeout=connect_timeout, user_agent=user_agent
+        pool=pool,
+        ssl_context=ssl_context,
+        connect_timeout=connect_timeout,
+        user_agent=user_agent,
+        proxy=resolve_proxy(proxy, trust_env, pool_given=pool is not None),
     )
     return options, transport
 
@@ -715,6 +722,8 @@ def open_event_stream(
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
     ssl_context: Any = None,
     user_agent: str = DEFAULT_USER_AGENT,
+    proxy: str | None = None,
+    trust_env: bool = True,
 ) -> EventStream:
     """Open a reconnecting SSE stream to any ``http(s)`` URL.
 
@@ -742,6 +751,11 @@ def open_event_stream(
         ssl_context: an ``ssl.SSLContext`` for https (verification is on by
             default).
         user_agent: the User-Agent header.
+        proxy: the proxy for every request (``http://``, ``https://``,
+            ``socks5://`` or ``socks5h://``, maybe with ``user:password@``);
+            None: the environment's (``HTTPS_PROXY``, ``NO_PROXY``...).
+        trust_env: read the proxy environment variables when ``proxy``
+            is None.
 
     Raises:
         ValueError: an argument is invalid (checked before any I/O).
@@ -761,6 +775,8 @@ def open_event_stream(
         pool=pool,
         ssl_context=ssl_context,
         user_agent=user_agent,
+        proxy=proxy,
+        trust_env=trust_env,
     )
     return EventStream(
         url,
