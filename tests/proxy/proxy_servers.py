@@ -57,7 +57,8 @@ class _Server:
 
     def url_with(self, user: str, password: str) -> str:
         """The URL with credentials in it (percent-encoded)."""
-        return f"{self.scheme}://{quote(user, safe='')}:{quote(password, safe='')}@127.0.0.1:{self.port}"
+        userinfo = f"{quote(user, safe='')}:{quote(password, safe='')}"
+        return f"{self.scheme}://{userinfo}@127.0.0.1:{self.port}"
 
     async def __aenter__(self) -> Any:
         self._listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
