@@ -634,7 +634,7 @@ class Transport:
         response = Response(status=raw.status, headers=raw.headers, url=url, raw=raw)
         if proxy is not None and raw.status == 407:  # from a forward proxy (http URLs)
             await response.aclose()
-            raise proxy_refused(proxy, _redact(url), 407, "Proxy Authentication Required")
+            raise proxy_refused(proxy, _redact(url), 407, "407 Proxy Authentication Required")
         return response
 
 
