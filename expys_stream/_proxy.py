@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
+import logging
 import os
 import re
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import anyio
 import httpcore
 
 from ._errors import ConnectError, ExpysError, ProxyError
@@ -402,7 +405,8 @@ class ProxyPools:
     def _make(self, proxy: ProxyURL) -> httpcore.AsyncConnectionPool:
         host = f"[{proxy.host}]" if ":" in proxy.host else proxy.host
         if proxy.scheme in _SOCKS:
-            return httpcore.AsyncSOCKSProxy(
+            _hide_socks_credentials()
+            return _SocksPool(
                 proxy_url=f"socks5://{host}:{proxy.port}", proxy_auth=proxy.auth, **self._options
             )
         proxy_tls = self._options.get("ssl_context") if proxy.scheme == "https" else None
@@ -418,6 +422,68 @@ class ProxyPools:
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             await pool.aclose()
+
+
+class _SocksPool(httpcore.AsyncSOCKSProxy):
+    """httpcore's SOCKS5 pool, but a failed handshake's socket is closed.
+
+    httpcore's SOCKS5 connection keeps the socket to the proxy in a local
+    variable until the handshake succeeds, and leaves it open when the
+    handshake fails (credentials refused, say): it would stay open until
+    the garbage collector finds it. The failure's traceback still holds
+    that frame, so the socket is closed from there.
+    """
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        try:
+            return await super().handle_async_request(request)
+        except Exception as exc:
+            await _close_handshake_stream(exc)
+            raise
+
+
+async def _close_handshake_stream(exc: BaseException) -> None:
+    tb = exc.__traceback__
+    while tb is not None:
+        frame, tb = tb.tb_frame, tb.tb_next
+        if (
+            frame.f_code.co_name != "handle_async_request"
+            or "socks" not in frame.f_code.co_filename
+        ):
+            continue
+        stream = frame.f_locals.get("stream")
+        owner = frame.f_locals.get("self")
+        if getattr(owner, "_connection", True) is None and callable(
+            getattr(stream, "aclose", None)
+        ):
+            with anyio.CancelScope(shield=True), suppress(Exception):
+                await stream.aclose()  # type: ignore[union-attr]
+
+
+class _HideSocksCredentials(logging.Filter):
+    """Cuts the credentials out of httpcore's SOCKS debug lines.
+
+    httpcore's trace of the SOCKS5 handshake logs its arguments, the
+    username and password among them (``auth=(b'user', b'password')``,
+    the last argument): this filter, on the ``httpcore.socks`` logger,
+    replaces them before any handler sees the line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg
+        if isinstance(message, str) and " auth=" in message:
+            record.msg = message[: message.index(" auth=")] + " auth=[hidden]"
+            record.args = None
+        return True
+
+
+_SOCKS_FILTER = _HideSocksCredentials()
+
+
+def _hide_socks_credentials() -> None:
+    logger = logging.getLogger("httpcore.socks")
+    if _SOCKS_FILTER not in logger.filters:
+        logger.addFilter(_SOCKS_FILTER)
 
 
 def proxy_refused(proxy: ProxyURL, where: str, status: int | None, reason: str) -> ProxyError:

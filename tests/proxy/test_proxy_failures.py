@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import ssl
 from typing import Any
@@ -40,8 +41,10 @@ def service_for(
 
 
 def assert_no_secret(error: BaseException, caplog: pytest.LogCaptureFixture) -> None:
+    basic = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
     for text in (str(error), repr(error), caplog.text):
         assert PASSWORD not in text
+        assert basic not in text
     cause = error.__cause__
     while cause is not None:
         assert PASSWORD not in str(cause)
@@ -121,7 +124,10 @@ async def test_proxy_credentials_reach_the_proxy_only(
     for request in service.requests:
         assert "proxy-authorization" not in request.headers
         assert PASSWORD not in repr(request.headers)
+    basic = proxy.seen[0].headers["proxy-authorization"].removeprefix("Basic ")
+    assert base64.b64decode(basic).decode() == f"{user}:{password}"
     assert PASSWORD not in caplog.text
+    assert basic not in caplog.text
 
 
 async def test_a_proxy_that_is_down_is_a_retried_connect_error(
