@@ -50,6 +50,14 @@ def client_tls(authority: trustme.CA) -> ssl.SSLContext:
 
 
 @pytest.fixture
+def server_tls(authority: trustme.CA) -> ssl.SSLContext:
+    """A server-side context with a certificate for 127.0.0.1 and localhost."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context
+
+
+@pytest.fixture
 async def server() -> AsyncIterator[ConciergeServer]:
     async with serve_concierge(retry_ms=1) as concierge:
         concierge.add_conversation(CONVERSATION)
@@ -57,10 +65,8 @@ async def server() -> AsyncIterator[ConciergeServer]:
 
 
 @pytest.fixture
-async def tls_server(authority: trustme.CA) -> AsyncIterator[ConciergeServer]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    async with serve_concierge(retry_ms=1, ssl_context=context) as concierge:
+async def tls_server(server_tls: ssl.SSLContext) -> AsyncIterator[ConciergeServer]:
+    async with serve_concierge(retry_ms=1, ssl_context=server_tls) as concierge:
         concierge.add_conversation(CONVERSATION)
         yield concierge
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import ssl
 import struct
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -22,6 +23,7 @@ from urllib.parse import quote, urlsplit
 import anyio
 import anyio.abc
 from anyio.streams.buffered import BufferedByteReceiveStream
+from anyio.streams.tls import TLSStream
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # Hop-by-hop headers: a proxy does not pass them on (RFC 9110, 7.6.1).
@@ -41,15 +43,23 @@ class Seen:
 class _Server:
     """Listening, serving and closing; the protocol is the subclass's."""
 
-    def __init__(self, *, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, *, credentials: tuple[str, str] | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.credentials = credentials
+        self.tls = tls
         self.seen: list[Seen] = []
         self.refused = 0  # requests refused for want of credentials
+        self.open_connections = 0  # client connections not yet closed
         self.port = 0
         self._listener: Any = None
         self._group: anyio.abc.TaskGroup | None = None
 
-    scheme = "http"
+    kind = "http"
+
+    @property
+    def scheme(self) -> str:
+        return self.kind + ("s" if self.tls is not None else "")
 
     @property
     def url(self) -> str:
@@ -80,13 +90,29 @@ class _Server:
         with anyio.CancelScope(shield=True):
             await self._listener.aclose()
 
-    async def _serve(self, client: anyio.abc.SocketStream) -> None:
+    async def _serve(self, client: Any) -> None:
+        self.open_connections += 1
         async with client:
             try:
                 with anyio.fail_after(60):
+                    if self.tls is not None:
+                        client = await TLSStream.wrap(
+                            client,
+                            server_side=True,
+                            ssl_context=self.tls,
+                            standard_compatible=False,
+                        )
                     await self.handle(client, BufferedByteReceiveStream(client))
             except (*_GONE, anyio.IncompleteRead, anyio.DelimiterNotFound, TimeoutError):
                 pass
+            finally:
+                await anyio.aclose_forcefully(client)
+                self.open_connections -= 1
+
+    async def wait_closed(self) -> None:
+        """Return once every client connection is closed (bound it with fail_after)."""
+        while self.open_connections:
+            await anyio.sleep(0.005)
 
     async def handle(
         self, client: anyio.abc.SocketStream, reader: BufferedByteReceiveStream
@@ -135,9 +161,13 @@ class ForwardProxy(_Server):
     """
 
     def __init__(
-        self, *, credentials: tuple[str, str] | None = None, connect_status: int | None = None
+        self,
+        *,
+        credentials: tuple[str, str] | None = None,
+        connect_status: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(credentials=credentials)
+        super().__init__(credentials=credentials, tls=tls)
         self.connect_status = connect_status
         self.tunnels = 0
 
@@ -229,7 +259,7 @@ def _name(line: bytes) -> bytes:
 class Socks5Proxy(_Server):
     """A SOCKS5 proxy (CONNECT only), maybe demanding a username and password."""
 
-    scheme = "socks5"
+    kind = "socks5"
 
     async def handle(
         self, client: anyio.abc.SocketStream, reader: BufferedByteReceiveStream

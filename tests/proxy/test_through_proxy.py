@@ -190,3 +190,51 @@ async def test_a_redirect_to_a_host_in_no_proxy_leaves_the_proxy(
     assert (response.status, response.url) == (401, f"http://localhost:{server.port}{path}")
     assert [seen.target for seen in proxy.seen] == [server.base_url + path]
     assert [r.path for r in server.requests] == [path, path]
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_an_https_proxy_is_reached_over_tls(
+    server: ConciergeServer,
+    tls_server: ConciergeServer,
+    server_tls: ssl.SSLContext,
+    client_tls: ssl.SSLContext,
+    fast: dict[str, Any],
+    scheme: str,
+) -> None:
+    service = server if scheme == "http" else tls_server
+    token = service.add_member(CONVERSATION, "usr_alice")
+    async with ForwardProxy(tls=server_tls, credentials=("dave", "pw")) as proxy:
+        assert proxy.url.startswith("https://")
+        url = proxy.url_with("dave", "pw")
+        kwargs = options(service, client_tls, fast)
+        async with open_message_stream(CONVERSATION, token=token, proxy=url, **kwargs) as stream:
+            await service.wait_for_streams(1, CONVERSATION)
+            sent = await service.publish(CONVERSATION, "usr_bob", "over two TLS layers")
+            got = await first(stream, 1)
+    assert got == [sent]
+    assert [seen.method for seen in proxy.seen] == ["GET" if scheme == "http" else "CONNECT"]
+    assert proxy.refused == 0
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_leaving_the_block_closes_the_connections_through_the_proxy(
+    server: ConciergeServer,
+    tls_server: ConciergeServer,
+    client_tls: ssl.SSLContext,
+    scheme: str,
+) -> None:
+    service = server if scheme == "http" else tls_server
+    token = service.add_member(CONVERSATION, "usr_alice")
+    async with ForwardProxy() as proxy:
+        kwargs = {"base_url": service.base_url, "ssl_context": client_tls, "proxy": proxy.url}
+        async with Client(token=token, **kwargs) as client:
+            await client.list_messages(CONVERSATION)  # a pooled, idle connection
+            async with client.open_message_stream(CONVERSATION) as stream:
+                await service.wait_for_streams(1, CONVERSATION)
+                sent = await service.publish(CONVERSATION, "usr_bob", "hi")
+                assert await first(stream, 1) == [sent]
+            with anyio.fail_after(10):
+                await service.wait_for_stream_count(0, CONVERSATION)
+        with anyio.fail_after(10):
+            await proxy.wait_closed()
+    assert len(proxy.seen) == (2 if scheme == "http" else 1)  # a tunnel is kept and reused
