@@ -135,7 +135,8 @@ def test_no_proxy_matching(no_proxy: str, host: str, port: int, bypass: bool) ->
     assert parse_no_proxy(no_proxy).bypasses(host, port) is bypass
 
 
-_LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+# Labels start with a letter: "0.0.0" plus a label could be an IP literal.
+_LABEL = st.from_regex(r"[a-z]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 
 
 @given(domain=st.lists(_LABEL, min_size=1, max_size=3).map(".".join), sub=_LABEL)
@@ -255,3 +256,22 @@ def test_client_and_open_event_stream_check_the_proxy_arguments_before_any_io() 
         Client(token="t", base_url="http://127.0.0.1:1", trust_env="no")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="proxy is empty"):
         open_event_stream("http://127.0.0.1:1/s", proxy="")
+
+
+def test_a_proxy_error_pickles_and_is_final() -> None:
+    import pickle
+
+    from expys_stream import ExpysError, HTTPStatusError, ProxyError, TransportError
+
+    error = ProxyError("proxy http://p:1 refused", status=407, proxy="http://p:1")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.status, copy.proxy) == (
+        ProxyError,
+        "proxy http://p:1 refused",
+        407,
+        "http://p:1",
+    )
+    # Not a TransportError (streams and requests retry those), nor a status
+    # error of the service's.
+    assert isinstance(error, ExpysError)
+    assert not isinstance(error, TransportError | HTTPStatusError)
