@@ -201,7 +201,7 @@ class ProxyError(ExpysError):
     another 4xx answer to ``CONNECT`` (403: the proxy's policy forbids the
     destination), or a SOCKS proxy that refused the credentials. A proxy
     that cannot be reached, or that cannot reach the service (502, 503,
-    504), is a :class:`ConnectError` instead, and is retried.
+    504), is a [`ConnectError`][expys_stream.ConnectError] instead, and is retried.
 
     Attributes:
         status: the proxy's HTTP status, or None (a SOCKS proxy).
