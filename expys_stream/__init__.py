@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._errors import NotFoundError as NotFoundError
     from ._errors import PermissionDeniedError as PermissionDeniedError
     from ._errors import ProtocolError as ProtocolError
+    from ._errors import ProxyError as ProxyError
     from ._errors import RateLimitedError as RateLimitedError
     from ._errors import ReadTimeout as ReadTimeout
     from ._errors import RedirectError as RedirectError
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from ._message_stream import MessageStream as MessageStream
     from ._models import Message as Message
     from ._models import MessagePage as MessagePage
+    from ._options import ClientOptions as ClientOptions
+    from ._options import EventStreamOptions as EventStreamOptions
     from .sse import ServerSentEvent as ServerSentEvent
     from .sse import SSEDecoder as SSEDecoder
 
@@ -55,6 +58,7 @@ _ERRORS = (
     "NotFoundError",
     "PermissionDeniedError",
     "ProtocolError",
+    "ProxyError",
     "RateLimitedError",
     "ReadTimeout",
     "RedirectError",
@@ -75,6 +79,8 @@ _LAZY = {
     "MessageStream": "._message_stream",
     "Message": "._models",
     "MessagePage": "._models",
+    "ClientOptions": "._options",
+    "EventStreamOptions": "._options",
     "SSEDecoder": ".sse",
     "ServerSentEvent": ".sse",
 }
