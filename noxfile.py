@@ -8,6 +8,7 @@ Sessions:
     bench      the benchmarks under benchmarks/ (they print ratios, never assert),
                then their plots in docs/img/
     docs       the documentation site, ``mkdocs build --strict`` into site/
+    soak       the slow tests (``pytest -m slow``): load, reconnect soak, big property runs
 """
 
 from __future__ import annotations
@@ -83,3 +84,10 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site into site/; any warning (a broken link or reference) fails."""
     session.install("-e", ".[docs]")
     session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """Run the slow tests: the load and soak tests, the longer property runs."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "slow", *session.posargs)
