@@ -1,0 +1,389 @@
+"""The one edge to httpcore: requests, timeouts, redirects, errors, bodies.
+
+Nothing else in the package imports httpcore or h11. Every exception they
+(or the sockets under them) raise is translated here, once, into the
+library's own hierarchy; callers never see a foreign exception.
+
+Stream bodies are read in bulk: once a ``text/event-stream`` response's
+headers are in, :class:`StreamBody` takes the bytes that h11 had already
+buffered plus the connection's network stream, and undoes the HTTP framing
+itself (see ``_chunked.py``). httpcore keeps doing what it is good at,
+pooling, connecting, TLS, proxies and timeouts; the response is still
+closed through httpcore, which then closes the connection. If the response
+is not the plain HTTP/1.1 kind this needs, the body is read through
+httpcore's own iterator instead.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any, cast
+
+import anyio
+import anyio.abc
+import h11
+import httpcore
+
+from .._errors import RedirectError, StreamClosed, TransportError
+from ._chunked import BodyReader, ChunkedReader, LengthReader, UntilCloseReader
+from ._errors_map import _describe, _raise_translated, _translate, read_timeout_error
+from ._redirects import _CREDENTIAL_HEADERS, _REDIRECTS, MAX_REDIRECTS, _redirect_target
+from ._urls import _host_header, _redact, header_problem, origin_of
+
+__all__ = ["Response", "StreamBody", "Transport"]
+
+#: Error bodies are read up to this many bytes, so a hostile server cannot
+#: make an error object (or our memory) large.
+MAX_ERROR_BODY = 64 * 1024
+#: Bytes asked of the socket per read on a stream.
+READ_SIZE = 64 * 1024
+#: How long closing a response may take before it is abandoned.
+CLOSE_TIMEOUT = 2.0
+
+
+@dataclass(slots=True)
+class Response:
+    """A response whose body is still to be read (or closed)."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    url: str
+    raw: httpcore.Response
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of a header (``name`` in lower case), or None."""
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+    @property
+    def content_type(self) -> str:
+        """The Content-Type, decoded leniently, or ""."""
+        value = self.header(b"content-type")
+        return "" if value is None else value.decode("latin-1")
+
+    async def read_bounded(self, limit: int = MAX_ERROR_BODY) -> bytes:
+        """Read at most ``limit`` bytes of the body, then close the response."""
+        parts: list[bytes] = []
+        size = 0
+        try:
+            with _translate(self.url):
+                async for part in self.raw.aiter_stream():
+                    parts.append(part)
+                    size += len(part)
+                    if size >= limit:
+                        break
+        finally:
+            await self.aclose()
+        return b"".join(parts)[:limit]
+
+    async def aclose(self) -> None:
+        """Close the response (idempotent, shielded, bounded in time)."""
+        with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+            with suppress(Exception):  # closing must not raise
+                await self.raw.aclose()
+
+
+class StreamBody:
+    """Reads a streaming response's payload in bulk; see the module docstring.
+
+    In bulk mode the socket is read straight from the byte stream under
+    httpcore's network stream (anyio's, or trio's under trio). The read
+    timeout is the deadline of ``scope``, the caller's cancel scope, for as
+    long as a read waits (and ``inf`` otherwise): an idle stream then waits
+    in one coroutine under a scope it already has, not in httpcore's reader
+    with its two context managers and a scope of its own. The caller treats
+    a cancellation that ``scope`` catches as a read timeout, and does not
+    use the scope again. A network stream of another kind is read through
+    its ``read`` method, with httpcore's timeout.
+    """
+
+    __slots__ = (
+        "_fallback",
+        "_leading",
+        "_network",
+        "_reader",
+        "_receive",
+        "_scope",
+        "_timeout",
+        "_url",
+    )
+
+    def __init__(
+        self,
+        response: Response,
+        read_timeout: float | None,
+        scope: anyio.CancelScope,
+        *,
+        bulk: bool = True,
+    ) -> None:
+        self._url = response.url
+        self._timeout = read_timeout
+        self._scope = scope
+        self._leading = b""
+        self._network: Any = None
+        self._receive: Callable[[int], Awaitable[bytes]] | None = None
+        self._reader: BodyReader | None = None
+        self._fallback: AsyncIterator[bytes] | None = None
+        raw = response.raw
+        network = raw.extensions.get("network_stream")
+        version = raw.extensions.get("http_version")
+        h11_state = _h11_connection(raw)
+        usable = network is not None and h11_state is not None
+        if bulk and usable and version in (b"HTTP/1.1", b"HTTP/1.0"):
+            assert h11_state is not None
+            self._leading, _closed = h11_state.trailing_data
+            self._network = network
+            self._receive = _byte_receiver(network)
+            self._reader = _framing(response, version)
+        else:
+            self._fallback = raw.aiter_stream().__aiter__()
+
+    @property
+    def bulk(self) -> bool:
+        """Whether the body is read in bulk (else through httpcore's iterator)."""
+        return self._reader is not None
+
+    async def read(self) -> bytes:
+        """The next piece of payload; ``b""`` at the end of the body."""
+        reader = self._reader
+        if reader is None:
+            return await self._read_fallback()
+        receive = self._receive
+        while not reader.done:
+            if self._leading:
+                data, self._leading = self._leading, b""
+            elif receive is None:
+                try:
+                    data = await self._network.read(READ_SIZE, timeout=self._timeout)
+                except Exception as exc:
+                    _raise_translated(exc, self._url)
+            else:
+                # Inline, not a helper coroutine: this is where an idle
+                # stream waits, and every frame here is kept while it does.
+                scope = self._scope
+                if self._timeout is not None:
+                    scope.deadline = anyio.current_time() + self._timeout
+                try:
+                    data = await receive(READ_SIZE)
+                except anyio.EndOfStream:
+                    data = b""
+                except Exception as exc:
+                    if not _is_socket_error(exc):
+                        raise
+                    raise TransportError(
+                        f"connection to {_redact(self._url)} failed: {_describe(exc)}"
+                    ) from None
+                finally:
+                    scope.deadline = math.inf
+                if scope.cancel_called:
+                    # The deadline passed as the data came in: the data is
+                    # dropped unread, and the connection replaced.
+                    raise read_timeout_error(self._url)
+            if not data:
+                return b""  # the server closed the connection
+            payload = reader.feed(data)
+            if payload:
+                return payload
+        return b""
+
+    async def _read_fallback(self) -> bytes:
+        assert self._fallback is not None
+        try:
+            return await self._fallback.__anext__()
+        except StopAsyncIteration:
+            return b""
+        except Exception as exc:
+            _raise_translated(exc, self._url)
+
+
+def _byte_receiver(network: Any) -> Callable[[int], Awaitable[bytes]] | None:
+    # httpcore's anyio and trio network streams keep the byte stream they
+    # wrap as ``_stream``: an anyio ByteReceiveStream (``receive``, which
+    # raises EndOfStream at the end) or a trio stream (``receive_some``,
+    # which returns b"").
+    inner = getattr(network, "_stream", None)
+    if isinstance(inner, anyio.abc.ByteReceiveStream):
+        return inner.receive
+    receive_some = getattr(inner, "receive_some", None)
+    if callable(receive_some) and type(network).__module__ == "httpcore._backends.trio":
+        return cast("Callable[[int], Awaitable[bytes]]", receive_some)
+    return None
+
+
+def _is_socket_error(exc: Exception) -> bool:
+    # What a byte stream's receive raises when the connection fails: anyio's
+    # or trio's resource errors, or an OSError (ssl.SSLError is one).
+    if isinstance(exc, OSError | anyio.BrokenResourceError | anyio.ClosedResourceError):
+        return True
+    cls = type(exc)
+    return cls.__module__.startswith("trio") and cls.__name__.endswith("ResourceError")
+
+
+def _h11_connection(raw: httpcore.Response) -> h11.Connection | None:
+    # httpcore wraps the connection's body stream in the pool's; the h11
+    # state machine behind them holds the body bytes read with the headers.
+    stream = getattr(raw.stream, "_stream", raw.stream)
+    connection = getattr(stream, "_connection", None)
+    state = getattr(connection, "_h11_state", None)
+    return state if isinstance(state, h11.Connection) else None
+
+
+def _framing(response: Response, version: bytes) -> BodyReader:
+    encoding = response.header(b"transfer-encoding")
+    if encoding is not None and version == b"HTTP/1.1":
+        if encoding.lower().replace(b" ", b"").split(b",")[-1] == b"chunked":
+            return ChunkedReader()
+        return UntilCloseReader()
+    length = response.header(b"content-length")
+    if length is not None and length.strip().isdigit():
+        return LengthReader(int(length))
+    return UntilCloseReader()
+
+
+class Transport:
+    """An httpcore connection pool with the library's timeouts and errors.
+
+    Owns the pool it creates (and closes it in :meth:`aclose`); a pool given
+    by the caller is used and left open.
+    """
+
+    def __init__(
+        self,
+        *,
+        pool: httpcore.AsyncConnectionPool | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        connect_timeout: float | None = 10.0,
+        user_agent: str,
+    ) -> None:
+        if pool is not None and not callable(getattr(pool, "handle_async_request", None)):
+            raise TypeError("pool must be an httpcore.AsyncConnectionPool (an async one) or None")
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise TypeError("ssl_context must be an ssl.SSLContext or None")
+        if not isinstance(user_agent, str):
+            raise TypeError("user_agent must be a str")
+        problem = header_problem("User-Agent", user_agent)
+        if problem is not None:
+            raise ValueError(f"user_agent: {problem}")
+        self._owns_pool = pool is None
+        self._pool = (
+            pool
+            if pool is not None
+            else httpcore.AsyncConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=None,
+                http1=True,
+                http2=False,
+            )
+        )
+        self._connect_timeout = connect_timeout
+        self._user_agent = user_agent.encode("latin-1", "replace")
+        self._closed = False
+        self._on_close: set[Callable[[], None]] = set()
+        # Request extensions by read timeout, shared by every request: the
+        # pool keeps a request (and so its extensions) as long as its
+        # response is open, and httpcore only reads them.
+        self._shared_extensions: dict[float | None, dict[str, Any]] = {}
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (once) when this transport is closed."""
+        self._on_close.add(callback)
+
+    def discard_on_close(self, callback: Callable[[], None]) -> None:
+        """Forget a callback given to :meth:`on_close`."""
+        self._on_close.discard(callback)
+
+    async def aclose(self) -> None:
+        """Refuse new requests, tell the streams that use this transport,
+        and close the pool if this transport made it. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        callbacks, self._on_close = self._on_close, set()
+        for callback in callbacks:
+            callback()
+        if self._owns_pool:
+            with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+                await self._pool.aclose()
+
+    async def open(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        body: bytes = b"",
+        read_timeout: float | None,
+        follow_redirects: bool = True,
+    ) -> Response:
+        """Send a request and return the response with its body unread.
+
+        Redirects (301, 302, 303, 307, 308) are followed up to
+        :data:`MAX_REDIRECTS` hops for GET; credential headers are dropped
+        once a hop leaves the first URL's origin. A POST follows only 307
+        and 308, which keep the method and body.
+        """
+        if self._closed:
+            raise StreamClosed("the client is closed")
+        first_origin = origin_of(url)
+        for _hop in range(MAX_REDIRECTS + 1):
+            same_origin = origin_of(url) == first_origin
+            response = await self._send_once(
+                method, url, headers, body, read_timeout, with_credentials=same_origin
+            )
+            if not follow_redirects or response.status not in _REDIRECTS:
+                return response
+            if method != "GET" and response.status not in (307, 308):
+                await response.aclose()
+                raise RedirectError(f"{method} got a {response.status} redirect; not followed")
+            location = response.header(b"location")
+            await response.aclose()
+            url = _redirect_target(url, location)
+        raise RedirectError(f"more than {MAX_REDIRECTS} redirects, last to {_redact(url)}")
+
+    def _extensions(self, read_timeout: float | None) -> dict[str, Any]:
+        extensions = self._shared_extensions.get(read_timeout)
+        if extensions is None:
+            connect = self._connect_timeout
+            timeouts = {"connect": connect, "read": read_timeout, "write": connect, "pool": connect}
+            extensions = self._shared_extensions[read_timeout] = {"timeout": timeouts}
+        return extensions
+
+    async def _send_once(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        read_timeout: float | None,
+        *,
+        with_credentials: bool,
+    ) -> Response:
+        wire_headers: list[tuple[bytes, bytes]] = [
+            (b"Host", _host_header(url)),
+            (b"User-Agent", self._user_agent),
+        ]
+        for name, value in headers.items():
+            key = name.encode("ascii")
+            if not with_credentials and key.lower() in _CREDENTIAL_HEADERS:
+                continue
+            wire_headers.append((key, value.encode("utf-8")))
+        if body:
+            wire_headers.append((b"Content-Length", str(len(body)).encode("ascii")))
+        request = httpcore.Request(
+            method.encode("ascii"),
+            url,
+            headers=wire_headers,
+            content=body,
+            extensions=self._extensions(read_timeout),
+        )
+        try:
+            raw = await self._pool.handle_async_request(request)
+        except Exception as exc:
+            _raise_translated(exc, url)
+        return Response(status=raw.status, headers=raw.headers, url=url, raw=raw)
