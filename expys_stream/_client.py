@@ -28,6 +28,7 @@ from ._errors import (
     ProtocolError,
     RetryLimitExceeded,
     StreamClosed,
+    TLSVerificationError,
     TransportError,
 )
 from ._event_stream import (
@@ -122,6 +123,9 @@ class Client:
             by default the client makes one and closes it in ``aclose``.
         connect_timeout: seconds to connect and send a request.
         read_timeout: seconds of silence before a stream reconnects.
+        head_timeout: seconds from the start of an attempt (connecting
+            included) to a complete response head; None: connect_timeout +
+            read_timeout.
         backoff_base: the first retry waits up to this many seconds.
         backoff_cap: no retry waits longer than this by our choice.
         reset_after: seconds a stream connection must last to reset backoff.
@@ -143,6 +147,7 @@ class Client:
         pool: Any = None,
         connect_timeout: float | None = 10.0,
         read_timeout: float | None = 45.0,
+        head_timeout: float | None = None,
         backoff_base: float = 0.5,
         backoff_cap: float = 10.0,
         reset_after: float = 60.0,
@@ -160,6 +165,7 @@ class Client:
         self._options, self._transport = configure(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            head_timeout=head_timeout,
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
             reset_after=reset_after,
@@ -361,13 +367,13 @@ class Client:
             request_headers = dict(headers or {})
             request_headers["Accept"] = "application/json"
             token = await resolve_token(self._token)
-            request_headers["Authorization"] = "Bearer " + token
             retry_after: float | None = None
             try:
                 response = await self._transport.open(
                     method,
                     url,
                     request_headers,
+                    origin_only={"Authorization": "Bearer " + token},
                     body=body,
                     read_timeout=_REQUEST_READ_TIMEOUT,
                 )
@@ -384,6 +390,8 @@ class Client:
                     retry_after = parse_retry_after(response.header(b"retry-after"))
                 else:
                     raise error
+            except TLSVerificationError:
+                raise  # a configuration problem: it will not heal
             except TransportError as exc:
                 error = exc
             if attempt >= self._request_retries and not isinstance(error, AuthenticationError):

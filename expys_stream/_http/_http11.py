@@ -30,9 +30,15 @@ import httpcore
 
 from .._errors import RedirectError, StreamClosed, TransportError
 from ._chunked import BodyReader, ChunkedReader, LengthReader, UntilCloseReader
-from ._errors_map import _describe, _raise_translated, _translate, read_timeout_error
-from ._redirects import _CREDENTIAL_HEADERS, _REDIRECTS, MAX_REDIRECTS, _redirect_target
-from ._urls import _host_header, _redact, header_problem, origin_of
+from ._errors_map import (
+    _describe,
+    _raise_translated,
+    _translate,
+    head_timeout_error,
+    read_timeout_error,
+)
+from ._redirects import MAX_REDIRECTS, REDIRECT_STATUSES, hop_headers, next_hop, same_origin
+from ._urls import _host_header, _redact, header_problem
 
 __all__ = ["Response", "StreamBody", "Transport"]
 
@@ -259,6 +265,7 @@ class Transport:
         pool: httpcore.AsyncConnectionPool | None = None,
         ssl_context: ssl.SSLContext | None = None,
         connect_timeout: float | None = 10.0,
+        head_timeout: float | None = None,
         user_agent: str,
     ) -> None:
         if pool is not None and not callable(getattr(pool, "handle_async_request", None)):
@@ -282,7 +289,9 @@ class Transport:
             )
         )
         self._connect_timeout = connect_timeout
-        self._user_agent = user_agent.encode("latin-1", "replace")
+        self._head_timeout = head_timeout
+        # The client's own headers of every request (before the caller's).
+        self._base_headers = {"User-Agent": user_agent, "Accept-Encoding": "identity"}
         self._closed = False
         self._on_close: set[Callable[[], None]] = set()
         # Request extensions by read timeout, shared by every request: the
@@ -317,33 +326,41 @@ class Transport:
         url: str,
         headers: Mapping[str, str],
         *,
+        origin_only: Mapping[str, str] | None = None,
         body: bytes = b"",
         read_timeout: float | None,
         follow_redirects: bool = True,
     ) -> Response:
         """Send a request and return the response with its body unread.
 
+        ``headers`` are the client's protocol headers, sent on every hop;
+        ``origin_only`` are the token and the caller's headers, sent only
+        while the hops stay on the first URL's origin (see ``_redirects``).
+        A name in any case replaces the same name given before it.
+
         Redirects (301, 302, 303, 307, 308) are followed up to
-        :data:`MAX_REDIRECTS` hops for GET; credential headers are dropped
-        once a hop leaves the first URL's origin. A POST follows only 307
-        and 308, which keep the method and body.
+        :data:`MAX_REDIRECTS` hops for GET; a POST follows only 307 and 308,
+        which keep the method and body.
+
+        Raises:
+            ReadTimeout: the response head was not complete within the
+                head timeout (connecting and sending included).
         """
         if self._closed:
             raise StreamClosed("the client is closed")
-        first_origin = origin_of(url)
+        first_url = url
+        on_origin = True
         for _hop in range(MAX_REDIRECTS + 1):
-            same_origin = origin_of(url) == first_origin
-            response = await self._send_once(
-                method, url, headers, body, read_timeout, with_credentials=same_origin
+            on_origin = on_origin and same_origin(url, first_url)
+            fields = hop_headers(
+                {**self._base_headers, **headers}, origin_only, on_origin=on_origin
             )
-            if not follow_redirects or response.status not in _REDIRECTS:
+            response = await self._send_once(method, url, fields, body, read_timeout)
+            if not follow_redirects or response.status not in REDIRECT_STATUSES:
                 return response
-            if method != "GET" and response.status not in (307, 308):
-                await response.aclose()
-                raise RedirectError(f"{method} got a {response.status} redirect; not followed")
             location = response.header(b"location")
             await response.aclose()
-            url = _redirect_target(url, location)
+            url = next_hop(method, response.status, url, location)
         raise RedirectError(f"more than {MAX_REDIRECTS} redirects, last to {_redact(url)}")
 
     def _extensions(self, read_timeout: float | None) -> dict[str, Any]:
@@ -358,21 +375,11 @@ class Transport:
         self,
         method: str,
         url: str,
-        headers: Mapping[str, str],
+        fields: list[tuple[bytes, bytes]],
         body: bytes,
         read_timeout: float | None,
-        *,
-        with_credentials: bool,
     ) -> Response:
-        wire_headers: list[tuple[bytes, bytes]] = [
-            (b"Host", _host_header(url)),
-            (b"User-Agent", self._user_agent),
-        ]
-        for name, value in headers.items():
-            key = name.encode("ascii")
-            if not with_credentials and key.lower() in _CREDENTIAL_HEADERS:
-                continue
-            wire_headers.append((key, value.encode("utf-8")))
+        wire_headers = [(b"Host", _host_header(url)), *fields]
         if body:
             wire_headers.append((b"Content-Length", str(len(body)).encode("ascii")))
         request = httpcore.Request(
@@ -382,8 +389,15 @@ class Transport:
             content=body,
             extensions=self._extensions(read_timeout),
         )
-        try:
-            raw = await self._pool.handle_async_request(request)
-        except Exception as exc:
-            _raise_translated(exc, url)
+        # One deadline for the whole head: a server that trickles it a byte
+        # at a time never trips the read timeout, which each byte resets.
+        limit = self._head_timeout
+        with anyio.move_on_after(math.inf if limit is None else limit) as head_scope:
+            try:
+                raw = await self._pool.handle_async_request(request)
+            except Exception as exc:
+                _raise_translated(exc, url)
+        if head_scope.cancelled_caught:
+            assert limit is not None
+            raise head_timeout_error(url, limit)
         return Response(status=raw.status, headers=raw.headers, url=url, raw=raw)
