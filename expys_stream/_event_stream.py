@@ -570,6 +570,7 @@ class _StreamCore:
                         self._remember([e._id_line for e in events if e._event == "message"])
                     await send.put(events)
         finally:
+            await body.aclose()
             self._resume_id = decoder.last_event_id
             if decoder.retry is not None:
                 # Capped like Retry-After: a server asking for years is broken.

@@ -107,6 +107,10 @@ class DecodedBody:
                 return b""  # the end (a cut-off body ends here too: a reconnect)
             self._pending += data
 
+    async def aclose(self) -> None:
+        """Close the body under this one (see :meth:`StreamBody.aclose`)."""
+        await self._body.aclose()
+
     def _inflate(self) -> tuple[bytes, bool]:
         """Output for the pending input, and whether input is left to inflate
         now (rather than after the next read)."""

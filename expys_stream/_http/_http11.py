@@ -198,8 +198,21 @@ class StreamBody:
                 return payload
         return b""
 
+    async def aclose(self) -> None:
+        """Close httpcore's body iterator, if one was used (idempotent).
+
+        A body left before its end (an error, a cancellation) would leave the
+        iterator to the garbage collector, which trio reports.
+        """
+        fallback, self._fallback = self._fallback, None
+        close = getattr(fallback, "aclose", None)
+        if close is not None:
+            with anyio.move_on_after(CLOSE_TIMEOUT, shield=True), suppress(Exception):
+                await close()
+
     async def _read_fallback(self) -> bytes:
-        assert self._fallback is not None
+        if self._fallback is None:
+            raise StreamClosed("the body was closed")
         try:
             return await self._fallback.__anext__()
         except StopAsyncIteration:
