@@ -8,7 +8,7 @@ the rest of the tree grows here::
     ├── TransportError              the network failed (retried by streams)
     │   ├── ConnectError
     │   │   └── TLSVerificationError  the certificate failed: final, not retried
-    │   └── ReadTimeout
+    │   └── ReadTimeout             silence, or no response head within head_timeout
     ├── HTTPStatusError             the server answered with an error status
     │   ├── AuthenticationError     401
     │   ├── PermissionDeniedError   403
@@ -59,7 +59,8 @@ class TransportError(ExpysError):
     """The connection failed: refused, reset, TLS, read error or timeout.
 
     Streams retry these with backoff; one-shot requests raise them once
-    their retries are spent.
+    their retries are spent. The exception is :class:`TLSVerificationError`,
+    raised at once.
     """
 
 
@@ -99,7 +100,8 @@ def _rebuild_tls_error(message: str, reason: str, detail: str) -> TLSVerificatio
 
 
 class ReadTimeout(TransportError):
-    """Nothing at all arrived for the read timeout: the connection is dead."""
+    """Nothing at all arrived for the read timeout (the connection is dead),
+    or the response head was not complete within the head timeout."""
 
 
 class HTTPStatusError(ExpysError):

@@ -185,3 +185,20 @@ async def test_an_https_to_http_redirect_carries_none_of_the_callers_headers(
     assert plain.heads[0].startswith(b"GET /plain ")
     assert b"SECRET" not in plain.heads[0]
     assert plain.header(0, b"authorization") is None
+
+
+def test_the_error_is_exported_pickles_and_keeps_its_reason() -> None:
+    import pickle
+
+    import expys_stream
+
+    assert expys_stream.TLSVerificationError is TLSVerificationError
+    assert "TLSVerificationError" in expys_stream.__all__
+    error = TLSVerificationError("the TLS certificate ...", reason="expired", detail="d")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.reason, copy.detail) == (
+        TLSVerificationError,
+        "the TLS certificate ...",
+        "expired",
+        "d",
+    )
