@@ -45,7 +45,7 @@ from ._errors import (
     TLSVerificationError,
     TransportError,
 )
-from ._http._coding import open_body
+from ._http._http11 import open_body
 from ._transport import (
     Response,
     Transport,

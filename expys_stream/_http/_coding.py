@@ -17,30 +17,31 @@ decoder's buffer a piece at a time until its ``max_event_size`` stops it
 from __future__ import annotations
 
 import zlib
-
-import anyio
+from typing import TYPE_CHECKING
 
 from .._errors import ProtocolError
-from ._http11 import READ_SIZE, Response, StreamBody
 
-__all__ = ["PIECE_SIZE", "DecodedBody", "content_coding", "open_body"]
+if TYPE_CHECKING:
+    from ._http11 import StreamBody
+
+__all__ = ["PIECE_SIZE", "DecodedBody", "content_coding", "inflate_bounded"]
 
 #: The most decompressed bytes one read of a decoded body returns.
-PIECE_SIZE = READ_SIZE
+PIECE_SIZE = 64 * 1024
 _GZIP = 16 + zlib.MAX_WBITS  # a gzip header and trailer
 _ZLIB = zlib.MAX_WBITS  # RFC 1950, what HTTP's "deflate" means
 _RAW = -zlib.MAX_WBITS  # a bare RFC 1951 stream, which some servers send as "deflate"
 _DECODED = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
 
 
-def content_coding(response: Response) -> str | None:
-    """The body's coding to undo: None (identity), ``"gzip"`` or ``"deflate"``.
+def content_coding(value: bytes | None) -> str | None:
+    """The coding to undo for a ``Content-Encoding`` value: None (identity),
+    ``"gzip"`` or ``"deflate"``.
 
     Raises:
         ProtocolError: any other coding, or more than one (final: a new
             connection would get the same).
     """
-    value = response.header(b"content-encoding")
     if value is None:
         return None
     codings = [c.strip().lower() for c in value.decode("latin-1").split(",")]
@@ -54,25 +55,6 @@ def content_coding(response: Response) -> str | None:
         f"the server sent the stream with Content-Encoding {shown!r}; the client asked "
         "for identity and decodes only gzip and deflate"
     )
-
-
-def open_body(
-    response: Response,
-    read_timeout: float | None,
-    scope: anyio.CancelScope,
-    *,
-    bulk: bool = True,
-) -> StreamBody | DecodedBody:
-    """The reader of a stream response's payload, its coding undone.
-
-    Raises:
-        ProtocolError: a content coding the client cannot decode.
-    """
-    coding = content_coding(response)
-    body = StreamBody(response, read_timeout, scope, bulk=bulk)
-    if coding is None:
-        return body
-    return DecodedBody(body, coding)
 
 
 class DecodedBody:
@@ -142,3 +124,16 @@ def _wbits(start: bytes) -> int:
     if start[0] & 0x0F == 8 and (start[0] << 8 | start[1]) % 31 == 0:
         return _ZLIB
     return _RAW
+
+
+def inflate_bounded(coding: str, data: bytes, limit: int) -> bytes:
+    """At most ``limit`` bytes of ``data`` (a whole, maybe cut, body) decoded.
+
+    Raises:
+        ProtocolError: the coding is corrupt.
+    """
+    wbits = _GZIP if coding == "gzip" else _wbits(data) if len(data) >= 2 else _ZLIB
+    try:
+        return zlib.decompressobj(wbits).decompress(data, limit)
+    except zlib.error:
+        raise ProtocolError(f"the {coding} coding of the response is corrupt") from None

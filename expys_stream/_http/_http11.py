@@ -28,8 +28,9 @@ import anyio.abc
 import h11
 import httpcore
 
-from .._errors import RedirectError, StreamClosed, TransportError
+from .._errors import ProtocolError, RedirectError, StreamClosed, TransportError
 from ._chunked import BodyReader, ChunkedReader, LengthReader, UntilCloseReader
+from ._coding import DecodedBody, content_coding, inflate_bounded
 from ._errors_map import (
     _describe,
     _raise_translated,
@@ -40,7 +41,7 @@ from ._errors_map import (
 from ._redirects import MAX_REDIRECTS, REDIRECT_STATUSES, hop_headers, next_hop, same_origin
 from ._urls import _host_header, _redact, header_problem
 
-__all__ = ["Response", "StreamBody", "Transport"]
+__all__ = ["Response", "StreamBody", "Transport", "open_body"]
 
 #: Error bodies are read up to this many bytes, so a hostile server cannot
 #: make an error object (or our memory) large.
@@ -74,7 +75,27 @@ class Response:
         return "" if value is None else value.decode("latin-1")
 
     async def read_bounded(self, limit: int = MAX_ERROR_BODY) -> bytes:
-        """Read at most ``limit`` bytes of the body, then close the response."""
+        """Read at most ``limit`` bytes of the body, then close the response.
+
+        A gzip or deflate body is decoded (to at most ``limit`` bytes).
+
+        Raises:
+            ProtocolError: a successful response in a coding the client
+                cannot decode, or a corrupt one. (An error response's body
+                in such a coding reads as ``b""``: its status still counts.)
+        """
+        try:
+            coding = content_coding(self.header(b"content-encoding"))
+        except ProtocolError:
+            if 200 <= self.status < 300:
+                await self.aclose()
+                raise
+            await self.aclose()
+            return b""
+        data = await self._read_raw(limit)
+        return data if coding is None else inflate_bounded(coding, data, limit)
+
+    async def _read_raw(self, limit: int) -> bytes:
         parts: list[bytes] = []
         size = 0
         try:
@@ -93,6 +114,24 @@ class Response:
         with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
             with suppress(Exception):  # closing must not raise
                 await self.raw.aclose()
+
+
+def open_body(
+    response: Response,
+    read_timeout: float | None,
+    scope: anyio.CancelScope,
+    *,
+    bulk: bool = True,
+) -> StreamBody | DecodedBody:
+    """The reader of a stream response's payload, its content coding undone
+    (see ``_coding``); a body without one is a plain :class:`StreamBody`.
+
+    Raises:
+        ProtocolError: a content coding the client cannot decode.
+    """
+    coding = content_coding(response.header(b"content-encoding"))
+    body = StreamBody(response, read_timeout, scope, bulk=bulk)
+    return body if coding is None else DecodedBody(body, coding)
 
 
 class StreamBody:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import tracemalloc
 import warnings
 import zlib
@@ -17,7 +18,9 @@ import pytest
 from client_support import Scripted, http_response, running
 
 from expys_stream import (
+    Client,
     EventTooLarge,
+    PermissionDeniedError,
     ProtocolError,
     RetryLimitExceeded,
     ServerSentEvent,
@@ -211,3 +214,60 @@ async def test_a_corrupt_gzip_body_is_a_broken_connection(bulk: bool) -> None:
     assert isinstance(info.value.last_error, ProtocolError)
     assert "gzip coding of the stream is corrupt" in str(info.value.last_error)
     assert len(origin.heads) == 2
+
+
+# -- one-shot requests (list, send) and error bodies -------------------------
+
+
+def json_response(status: int, document: object, coding: str | None) -> bytes:
+    body = json.dumps(document).encode()
+    headers = {}
+    if coding is not None:
+        body = b"".join(compressed(coding, [body]))
+        headers["Content-Encoding"] = "deflate" if "deflate" in coding else coding
+    return http_response(status, body, content_type="application/json", headers=headers)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw deflate"])
+async def test_a_compressed_page_is_decoded(coding: str) -> None:
+    message = {
+        "id": "m1",
+        "conversationID": "c",
+        "authorID": "a",
+        "createdAt": "2026-11-27T10:15:02Z",
+    }
+    origin = Scripted([json_response(200, {"messages": [message], "hasMore": False}, coding)])
+    async with running(origin), Client(token="tok-1", base_url=origin.url) as client:
+        page = await client.list_messages("c")
+    assert [m.id for m in page.messages] == ["m1"]
+
+
+async def test_a_page_in_a_coding_the_client_cannot_decode_is_refused() -> None:
+    page = http_response(
+        200, b"\x1b\x00", content_type="application/json", headers={"Content-Encoding": "br"}
+    )
+    origin = Scripted([page, page])
+    async with running(origin), Client(token="tok-1", base_url=origin.url) as client:
+        with pytest.raises(ProtocolError, match="'br'"):
+            await client.list_messages("c")
+    assert len(origin.heads) == 1
+
+
+async def test_a_compressed_error_body_still_gives_its_details() -> None:
+    error = {"error": {"code": "forbidden", "message": "not a member"}}
+    origin = Scripted([json_response(403, error, "gzip")])
+    async with running(origin), Client(token="tok-1", base_url=origin.url) as client:
+        with pytest.raises(PermissionDeniedError) as info:
+            await client.list_messages("c")
+    assert (info.value.code, info.value.server_message) == ("forbidden", "not a member")
+
+
+async def test_an_error_body_in_an_unknown_coding_keeps_its_status() -> None:
+    response = http_response(
+        403, b"\x1b\x00", content_type="application/json", headers={"Content-Encoding": "zstd"}
+    )
+    origin = Scripted([response])
+    async with running(origin), Client(token="tok-1", base_url=origin.url) as client:
+        with pytest.raises(PermissionDeniedError) as info:
+            await client.list_messages("c")
+    assert info.value.code is None
