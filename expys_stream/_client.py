@@ -27,6 +27,7 @@ from ._errors import (
     ProtocolError,
     RetryLimitExceeded,
     StreamClosed,
+    TLSVerificationError,
     TransportError,
 )
 from ._event_stream import TokenSource, check_token, configure, resolve_token
@@ -113,7 +114,8 @@ class Client:
             (``pool``, ``connect_timeout``, ``read_timeout``, ``backoff_base``,
             ``backoff_cap``, ``reset_after``, ``max_retries``,
             ``request_retries``, ``max_event_size``, ``ssl_context``,
-            ``user_agent``, ``proxy``, ``trust_env``), each with its default there.
+            ``user_agent``, ``head_timeout``, ``proxy``, ``trust_env``), each
+            with its default there.
 
     Raises:
         TypeError: an unknown option, or one of the wrong type.
@@ -336,13 +338,13 @@ class Client:
             request_headers = dict(headers or {})
             request_headers["Accept"] = "application/json"
             token = await resolve_token(self._token)
-            request_headers["Authorization"] = "Bearer " + token
             retry_after: float | None = None
             try:
                 response = await self._transport.open(
                     method,
                     url,
                     request_headers,
+                    origin_only={"Authorization": "Bearer " + token},
                     body=body,
                     read_timeout=_REQUEST_READ_TIMEOUT,
                 )
@@ -359,6 +361,8 @@ class Client:
                     retry_after = parse_retry_after(response.header(b"retry-after"))
                 else:
                     raise error
+            except TLSVerificationError:
+                raise  # a configuration problem: it will not heal
             except TransportError as exc:
                 error = exc
             if attempt >= self._request_retries and not isinstance(error, AuthenticationError):

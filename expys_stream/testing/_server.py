@@ -66,6 +66,8 @@ class ConciergeServer:
         path_prefix: str = "",
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise TypeError("ssl_context must be an ssl.SSLContext (server side) or None")
         if not isinstance(host, str):
             raise TypeError("host must be a str (an address or a name)")
         if not host:

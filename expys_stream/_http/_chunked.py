@@ -14,7 +14,7 @@ They keep no payload between calls, only an unfinished chunk-size line.
 
 from __future__ import annotations
 
-from ._errors import ProtocolError
+from .._errors import ProtocolError
 
 __all__ = ["BodyReader", "ChunkedReader", "LengthReader", "UntilCloseReader"]
 
