@@ -63,7 +63,7 @@ __all__ = [
     "status_error",
 ]
 
-#: Redirect hops followed for one request (PROTOCOL.md: at most 5).
+#: Redirect hops followed for one request (docs/protocol.md: at most 5).
 MAX_REDIRECTS = 5
 #: Error bodies are read up to this many bytes, so a hostile server cannot
 #: make an error object (or our memory) large.
@@ -250,7 +250,7 @@ def status_error(
 
 
 def _error_details(body: bytes, secret: str | None = None) -> tuple[str | None, str | None]:
-    # PROTOCOL.md: {"error": {"code": "...", "message": "..."}}. Anything else
+    # docs/protocol.md: {"error": {"code": "...", "message": "..."}}. Anything else
     # (HTML from a proxy, truncated JSON) yields no details, not an error.
     try:
         document = json.loads(body)

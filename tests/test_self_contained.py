@@ -21,7 +21,8 @@ ROOT = tree_guard.ROOT
 
 
 def test_the_sources_stay_inside_the_tree() -> None:
-    assert tree_guard.scan_tree() == []
+    found = [str(finding) for finding in tree_guard.scan_tree()]
+    assert found == [], "\n".join(found)
 
 
 def test_the_scan_reads_every_kind_of_file() -> None:

@@ -41,7 +41,7 @@ _PATH_PREFIX = re.compile(
 
 
 class ConciergeServer:
-    """The embedded concierge: a real HTTP/1.1 server for PROTOCOL.md.
+    """The embedded concierge: a real HTTP/1.1 server for docs/protocol.md.
 
     Create it with :func:`serve_concierge` and use it as an async context
     manager; it listens from ``__aenter__`` on, and leaving the block closes
