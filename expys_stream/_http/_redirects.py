@@ -29,7 +29,7 @@ from ._urls import _redact, ascii_url, origin_of
 
 __all__ = ["MAX_REDIRECTS", "REDIRECT_STATUSES", "hop_headers", "next_hop"]
 
-#: Redirect hops followed for one request (PROTOCOL.md: at most 5).
+#: Redirect hops followed for one request (docs/protocol.md: at most 5).
 MAX_REDIRECTS = 5
 #: The statuses that are redirects to follow.
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

@@ -49,7 +49,7 @@ def status_error(
 
 
 def _error_details(body: bytes, secret: str | None = None) -> tuple[str | None, str | None]:
-    # PROTOCOL.md: {"error": {"code": "...", "message": "..."}}. Anything else
+    # docs/protocol.md: {"error": {"code": "...", "message": "..."}}. Anything else
     # (HTML from a proxy, truncated JSON) yields no details, not an error.
     try:
         document = json.loads(body)

@@ -26,7 +26,7 @@ class ExpysError(Exception):
 
 
 class ProtocolError(ExpysError):
-    """The peer broke the wire protocol (the SSE format or PROTOCOL.md)."""
+    """The peer broke the wire protocol (the SSE format or docs/protocol.md)."""
 
 
 class EventTooLarge(ProtocolError):
