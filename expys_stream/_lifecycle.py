@@ -45,7 +45,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
 from ._errors import ExpysError
@@ -94,6 +94,8 @@ class Connecting:
         url: the URL, without userinfo, query or fragment.
     """
 
+    _event: ClassVar[str] = ""  # not a server event (see Comment._event)
+
     attempt: int
     method: str
     url: str
@@ -109,6 +111,8 @@ class Connected:
         resume_id: the ``Last-Event-ID`` sent with the request ("" if none).
         attempt: the attempt that connected (see [`Connecting`][expys_stream.Connecting]).
     """
+
+    _event: ClassVar[str] = ""  # not a server event (see Comment._event)
 
     status: int
     headers: tuple[tuple[str, str], ...]
@@ -127,6 +131,8 @@ class Disconnected:
         duration: seconds the connection was open (0.0 if it never was).
     """
 
+    _event: ClassVar[str] = ""  # not a server event (see Comment._event)
+
     error: ExpysError | None
     was_open: bool
     duration: float
@@ -144,6 +150,8 @@ class Retrying:
         error: the error that ended the last attempt.
     """
 
+    _event: ClassVar[str] = ""  # not a server event (see Comment._event)
+
     attempt: int
     delay: float
     reason: RetryReason
@@ -158,6 +166,8 @@ class GaveUp:
         error: the final error (e.g. ``RetryLimitExceeded``, or an error
             that is never retried, such as a 403).
     """
+
+    _event: ClassVar[str] = ""  # not a server event (see Comment._event)
 
     error: ExpysError
 

@@ -28,7 +28,7 @@ from expys_stream._lifecycle import (
     safe_url,
 )
 from expys_stream._policy import Delay
-from expys_stream.sse import Comment, ServerSentEvent
+from expys_stream.sse import Comment, ServerSentEvent, SSEDecoder
 
 URL = "http://127.0.0.1:8000/v1/stream"
 S = StreamState
@@ -394,3 +394,22 @@ async def test_events_and_lifecycle_travel_in_order_across_tasks() -> None:
     ] * 2
     assert [e.resume_id for e in seen if isinstance(e, Connected)] == ["0", "1"]
     assert lifecycle.state is S.CLOSED
+
+
+def test_non_events_are_told_apart_by_their_kind_tag() -> None:
+    # The consumers' hot loops test ``item._event == "message"``; comments
+    # and connection events must pass that test as "not a message", with
+    # no AttributeError and no per-item isinstance.
+    error = ConnectError("x")
+    items: list[Any] = [
+        Comment("k"),
+        Connecting(1, "GET", URL),
+        Connected(200, (), "", 1),
+        Disconnected(error, False, 0.0),
+        Retrying(2, 1.0, "backoff", error),
+        GaveUp(error),
+    ]
+    assert [item._event for item in items] == [""] * len(items)
+    # No decoded event has that tag: an empty ``event`` field means "message".
+    [event] = SSEDecoder().feed(b"event:\ndata: x\n\n")
+    assert event._event == "message"

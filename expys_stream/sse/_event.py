@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 __all__ = ["Comment", "ServerSentEvent"]
 
@@ -196,6 +196,10 @@ class Comment:
     __slots__ = ("_text",)
 
     _text: str
+    # The streams' consumers tell items apart by ``_event`` (a message
+    # stream takes the "message" ones); a comment's is "", which no event's
+    # type can be (an empty ``event`` field means "message").
+    _event: ClassVar[str] = ""
 
     def __init__(self, text: str = "") -> None:
         if not isinstance(text, str):
