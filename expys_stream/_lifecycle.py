@@ -317,8 +317,15 @@ class Lifecycle:
         self.state = _S.CONNECTING
         self._emit(Connecting(attempt, method, safe_url(url)))
 
-    def connected(self, status: int, headers: Sequence[tuple[str, str]], resume_id: str) -> None:
-        """The attempt in flight got an event stream."""
+    def connected(
+        self,
+        status: int,
+        headers: Sequence[tuple[str | bytes, str | bytes]],
+        resume_id: str,
+    ) -> None:
+        """The attempt in flight got an event stream. ``headers`` may be raw
+        (bytes, as the transport has them): names are lower-cased, bytes
+        decoded as latin-1."""
         self._require("connected", _S.CONNECTING)
         if not self._attempt_open:
             raise LifecycleError("connected: no attempt in flight")
@@ -326,7 +333,7 @@ class Lifecycle:
         stats.connections += 1
         stats.connected_since = self._clock()
         self.state = _S.OPEN
-        self._emit(Connected(status, tuple(headers), resume_id, self._attempt))
+        self._emit(Connected(status, _header_text(headers), resume_id, self._attempt))
 
     def retry(self, error: ExpysError, delay: Delay) -> None:
         """The attempt ended with ``error``; the next waits ``delay``."""
@@ -393,6 +400,18 @@ class Lifecycle:
                 observer(event, stats)
             except Exception:
                 logger.exception("a stream observer failed on %s", type(event).__name__)
+
+
+def _header_text(
+    headers: Sequence[tuple[str | bytes, str | bytes]],
+) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (
+            (name.decode("latin-1") if isinstance(name, bytes) else name).lower(),
+            value.decode("latin-1") if isinstance(value, bytes) else value,
+        )
+        for name, value in headers
+    )
 
 
 def _plain(callback: Callable[[Any], None]) -> Callable[[LifecycleEvent, StreamStats], None]:

@@ -413,3 +413,14 @@ def test_non_events_are_told_apart_by_their_kind_tag() -> None:
     # No decoded event has that tag: an empty ``event`` field means "message".
     [event] = SSEDecoder().feed(b"event:\ndata: x\n\n")
     assert event._event == "message"
+
+
+def test_connected_takes_raw_headers() -> None:
+    lifecycle, seen, _ = make()
+    lifecycle.begin(1, "GET", URL)
+    lifecycle.connected(
+        200, [(b"Content-Type", b"text/event-stream"), (b"X-Caf\xe9", b"\xe9"), ("A", "b")], "9"
+    )
+    assert seen[-1] == Connected(
+        200, (("content-type", "text/event-stream"), ("x-caf\xe9", "\xe9"), ("a", "b")), "9", 1
+    )
