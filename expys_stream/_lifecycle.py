@@ -245,11 +245,16 @@ class Lifecycle:
         self.state = _S.RETRYING
         self._emit(Retrying(self._attempt + 1, delay.seconds, delay.reason, error))
 
-    def give_up(self, error: ExpysError) -> None:
-        """No more attempts: ``error`` is the stream's final error."""
+    def give_up(self, error: ExpysError, *, attempt_error: ExpysError | None = None) -> None:
+        """No more attempts: ``error`` is the stream's final error.
+
+        ``attempt_error`` is what ended the attempt in flight, when that
+        differs (a ``RetryLimitExceeded`` is the final error of an attempt
+        that ended with, say, a ``ConnectError``); ``Disconnected`` carries it.
+        """
         self._require("give_up", _S.CONNECTING, _S.OPEN, _S.RETRYING)
         if self._attempt_open:
-            self._end_attempt(error)
+            self._end_attempt(error if attempt_error is None else attempt_error)
         self.state = _S.CLOSED
         self._emit(GaveUp(error))
 

@@ -424,3 +424,12 @@ def test_connected_takes_raw_headers() -> None:
     assert seen[-1] == Connected(
         200, (("content-type", "text/event-stream"), ("x-caf\xe9", "\xe9"), ("a", "b")), "9", 1
     )
+
+
+def test_give_up_can_name_the_error_that_ended_the_attempt() -> None:
+    lifecycle, seen, _ = make()
+    lifecycle.begin(4, "GET", URL)
+    refused = ConnectError("refused")
+    final = RetryLimitExceeded(4, refused)
+    lifecycle.give_up(final, attempt_error=refused)
+    assert seen[1:] == [Disconnected(refused, False, 0.0), GaveUp(final)]
