@@ -223,7 +223,7 @@ class ConciergeServer:
 
     @property
     def open_streams(self) -> int:
-        """How many stream responses are open right now (see :meth:`stream_count`)."""
+        """How many stream responses are open right now (see `stream_count`)."""
         return self._hub.open
 
     def stream_count(self, conversation_id: str | None = None) -> int:
@@ -242,7 +242,7 @@ class ConciergeServer:
 
         A stream counts from the moment it is subscribed, so a message
         published after this returns reaches it; one whose client has
-        closed the connection no longer counts (see :meth:`stream_count`),
+        closed the connection no longer counts (see `stream_count`),
         so closing a stream, opening another and waiting for one waits for
         the new one. Bound the wait with ``anyio.fail_after``.
         """
