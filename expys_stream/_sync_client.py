@@ -1,0 +1,357 @@
+"""The blocking client: each call is the async client's, run on the shared portal.
+
+Arguments are checked in the caller's thread by the async constructors
+themselves (no I/O, no loop needed), so bad input raises here, before any
+thread starts. Requests and streams then run on the one event-loop thread
+of :mod:`expys_stream._portal`.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+from . import _portal
+from ._client import DEFAULT_REQUEST_RETRIES
+from ._client import Client as _AsyncClient
+from ._client import open_message_stream as _async_open_message_stream
+from ._errors import StreamClosed
+from ._event_stream import DEFAULT_USER_AGENT, TokenSource
+from ._event_stream import open_event_stream as _async_open_event_stream
+from ._models import Message, MessagePage
+from ._sync_streams import EventStream, MessageStream
+from .sse import DEFAULT_MAX_EVENT_SIZE
+
+__all__ = ["Client", "open_event_stream", "open_message_stream"]
+
+
+class Client:
+    """A client of the concierge service for one member token, for blocking code.
+
+    The twin of :class:`expys_stream.Client`, with the same arguments,
+    errors and results. Use it as a context manager (or call
+    :meth:`close`)::
+
+        with Client(token=token) as client:
+            page = client.list_messages("cnv_123", limit=10)
+            client.send_message("cnv_123", "Hello!")
+            with client.open_message_stream("cnv_123") as stream:
+                for message in stream:
+                    ...
+
+    It may be shared by threads: each call runs as its own task on the
+    library's event-loop thread (docs/sync.md); a stream belongs to the
+    thread that iterates it.
+
+    Args:
+        token: the member token, or a callable returning a fresh one (called
+            before every request and every reconnect, in a worker thread, so
+            it may block; an awaitable it returns is awaited).
+        base_url: the service's base URL (may carry a path prefix); else
+            ``EXPYS_BASE_URL``; else the environment's.
+        environment: ``"production"`` or ``"sandbox"``.
+        pool: an ``httpcore.AsyncConnectionPool`` to use and leave open (it
+            runs on the library's event-loop thread); by default the client
+            makes one and closes it in ``close``.
+        connect_timeout: seconds to connect and send a request.
+        read_timeout: seconds of silence before a stream reconnects.
+        backoff_base: the first retry waits up to this many seconds.
+        backoff_cap: no retry waits longer than this by our choice.
+        reset_after: seconds a stream connection must last to reset backoff.
+        max_retries: consecutive failed stream attempts before
+            :class:`RetryLimitExceeded`; None retries forever.
+        request_retries: retries of a list or send request.
+        max_event_size: the largest SSE line or event data, in bytes.
+        ssl_context: the ``ssl.SSLContext`` for https; verification is on
+            by default.
+        user_agent: the User-Agent header.
+
+    Raises:
+        RuntimeError: a call made on a thread that runs an event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: TokenSource,
+        base_url: str | None = None,
+        environment: str = "production",
+        pool: Any = None,
+        connect_timeout: float | None = 10.0,
+        read_timeout: float | None = 45.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 10.0,
+        reset_after: float = 60.0,
+        max_retries: int | None = None,
+        request_retries: int = DEFAULT_REQUEST_RETRIES,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        ssl_context: ssl.SSLContext | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+    ) -> None:
+        self._aclient = _AsyncClient(
+            token=_portal.sync_token(token),
+            base_url=base_url,
+            environment=environment,
+            pool=pool,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            reset_after=reset_after,
+            max_retries=max_retries,
+            request_retries=request_retries,
+            max_event_size=max_event_size,
+            ssl_context=ssl_context,
+            user_agent=user_agent,
+        )
+        self._lock = threading.Lock()
+        self._lease: _portal.Lease | None = None  # taken on first use
+        self._closed = False
+
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to."""
+        return self._aclient.base_url
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.base_url!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client: its open streams end with :class:`StreamClosed`
+        (after the messages they already received), further requests raise
+        it, and the connection pool is closed if the client made it.
+        Idempotent; returns once the pool is closed."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            lease, self._lease = self._lease, None
+        if lease is None:
+            return  # never used: no connection, no loop
+        try:
+            if lease.valid:
+                _portal.call(lease.portal, self._aclient.aclose)
+        finally:
+            lease.release()
+
+    def _portal_lease(self) -> _portal.Lease:
+        _portal.check_thread()
+        with self._lock:
+            if self._closed:
+                raise StreamClosed("the client is closed")
+            lease = self._lease
+            if lease is None:
+                lease = self._lease = _portal.lease()
+            elif not lease.valid:
+                raise RuntimeError(
+                    "this client was used before os.fork(): make a new one in this process"
+                )
+            return lease
+
+    def list_messages(
+        self, conversation_id: str, *, limit: int = 20, before: str | None = None
+    ) -> MessagePage:
+        """One page of the backlog: the newest ``limit`` messages (before ``before``).
+
+        Messages come oldest first; ``has_more`` tells whether older ones
+        exist (pass the first message's id as ``before`` to page back).
+
+        Raises:
+            ValueError: ``limit`` outside 1..100, or text that is not valid
+                Unicode. TypeError: ``before`` is not a non-empty str.
+            AuthenticationError, PermissionDeniedError,
+            ConversationNotFoundError, HTTPStatusError: the server refused.
+            TransportError, ServerError, RateLimitedError: retries spent.
+        """
+        portal = self._portal_lease().portal
+
+        async def run() -> MessagePage:
+            return await self._aclient.list_messages(conversation_id, limit=limit, before=before)
+
+        return _portal.call(portal, run)
+
+    def send_message(
+        self, conversation_id: str, body: str | None, *, idempotency_key: str | None = None
+    ) -> Message:
+        """Send a message; returns it as stored.
+
+        One ``Idempotency-Key`` (a new UUID unless given) is used for this
+        call and reused by each of its retries, so a retried send never
+        stores the message twice.
+
+        Raises:
+            TypeError, ValueError: ``body`` or ``idempotency_key`` cannot be
+                sent (an empty or invalid key, a lone surrogate).
+            the same errors as :meth:`list_messages`.
+        """
+        portal = self._portal_lease().portal
+
+        async def run() -> Message:
+            return await self._aclient.send_message(
+                conversation_id, body, idempotency_key=idempotency_key
+            )
+
+        return _portal.call(portal, run)
+
+    def open_message_stream(
+        self,
+        conversation_id: str,
+        *,
+        last_event_id: str | None = None,
+        history: int = 0,
+        on_invalid: Literal["raise", "skip"] = "raise",
+    ) -> MessageStream:
+        """A live stream of the conversation's messages; use with ``with``.
+
+        Args:
+            conversation_id: the conversation.
+            last_event_id: resume after this message id (a value you kept
+                from ``stream.last_event_id``).
+            history: first deliver the newest ``history`` messages of the
+                backlog (oldest first), then go live right after the last of
+                them, so nothing sent in between is lost or repeated.
+            on_invalid: ``"raise"`` a :class:`MessageDecodeError` for a
+                message event that is not a valid message, or ``"skip"`` it
+                with a warning in the log.
+
+        Raises:
+            ValueError: ``history`` outside 0..100, or given together with
+                ``last_event_id``.
+        """
+        # The client's lease keeps the loop (and so its pooled connections)
+        # alive between streams; each entered stream also holds one.
+        self._portal_lease()
+        astream = self._aclient.open_message_stream(
+            conversation_id, last_event_id=last_event_id, history=history, on_invalid=on_invalid
+        )
+        return MessageStream(astream)
+
+
+def open_message_stream(
+    conversation_id: str,
+    *,
+    token: TokenSource,
+    base_url: str | None = None,
+    environment: str = "production",
+    last_event_id: str | None = None,
+    history: int = 0,
+    on_invalid: Literal["raise", "skip"] = "raise",
+    **options: Any,
+) -> MessageStream:
+    """Stream a conversation's new messages, live, as :class:`Message` objects.
+
+    ::
+
+        with open_message_stream("cnv_123", token=token) as stream:
+            for message in stream:
+                print(message.author_id, message.body)
+
+    Every message arrives exactly once and in order for as long as you stay
+    in the block, across dropped connections and server restarts. Leaving
+    the block (``break``, ``return``, an exception, Ctrl-C) closes the
+    connection and any pending reconnect timer before it returns.
+
+    ``options`` are the :class:`Client` keyword arguments (timeouts,
+    backoff, ``max_retries``, ``max_event_size``, ``pool``, ``ssl_context``,
+    ``user_agent``). The stream closes the private client it makes.
+    ``last_event_id``, ``history`` and ``on_invalid`` are as for
+    :meth:`Client.open_message_stream`.
+    """
+    astream = _async_open_message_stream(
+        conversation_id,
+        token=_portal.sync_token(token),
+        base_url=base_url,
+        environment=environment,
+        last_event_id=last_event_id,
+        history=history,
+        on_invalid=on_invalid,
+        **options,
+    )
+    return MessageStream(astream)
+
+
+def open_event_stream(
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    token: TokenSource | None = None,
+    last_event_id: str | None = None,
+    pool: Any = None,
+    connect_timeout: float | None = 10.0,
+    read_timeout: float | None = 45.0,
+    backoff_base: float = 0.5,
+    backoff_cap: float = 10.0,
+    reset_after: float = 60.0,
+    max_retries: int | None = None,
+    max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    ssl_context: Any = None,
+    user_agent: str = DEFAULT_USER_AGENT,
+) -> EventStream:
+    """Open a reconnecting SSE stream to any ``http(s)`` URL, for blocking code.
+
+    Use the result with ``with``, then ``for``. The same guarantees as the
+    message stream apply: reconnect with full-jitter backoff,
+    ``Last-Event-ID`` resume, idle detection, clean cancellation.
+
+    Args:
+        url: the absolute http or https URL of the event stream.
+        headers: extra request headers (sent to the first URL's origin only
+            when they carry credentials).
+        token: a bearer token, or a callable that returns a fresh one;
+            called before every connection (in a worker thread).
+        last_event_id: resume after this event ID.
+        pool: an ``httpcore.AsyncConnectionPool`` to use (left open);
+            by default the stream makes and closes its own.
+        connect_timeout: seconds to connect (and to send the request).
+        read_timeout: seconds of silence before the connection is replaced.
+        backoff_base: the first retry waits up to this many seconds.
+        backoff_cap: no retry waits longer than this (but a server's
+            ``retry:`` or ``Retry-After`` may ask for longer).
+        reset_after: seconds a connection must stay up to reset the backoff.
+        max_retries: consecutive failures before giving up; None: never.
+        max_event_size: the longest line or event data accepted, in bytes.
+        ssl_context: an ``ssl.SSLContext`` for https (verification is on by
+            default).
+        user_agent: the User-Agent header.
+
+    Raises:
+        ValueError: an argument is invalid (checked before any I/O).
+    """
+    if token is not None:
+        token = _portal.sync_token(token)
+    astream = _async_open_event_stream(
+        url,
+        headers=headers,
+        token=token,
+        last_event_id=last_event_id,
+        pool=pool,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        backoff_base=backoff_base,
+        backoff_cap=backoff_cap,
+        reset_after=reset_after,
+        max_retries=max_retries,
+        max_event_size=max_event_size,
+        ssl_context=ssl_context,
+        user_agent=user_agent,
+    )
+    return EventStream(astream)
+
+
+Client.__module__ = "expys_stream.sync"
+open_message_stream.__module__ = "expys_stream.sync"
+open_event_stream.__module__ = "expys_stream.sync"
