@@ -51,13 +51,14 @@ class _Shared:
         self.generation = 0  # bumped each time a portal starts, and at fork
         self.manager: AbstractContextManager[BlockingPortal] | None = None
         self.portal: BlockingPortal | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def forget(self) -> None:
         # In a forked child: the parent's loop thread is not there.
         self.lock = threading.Lock()
         self.leases = 0
         self.generation += 1
-        self.manager = self.portal = None
+        self.manager = self.portal = self.loop = None
 
 
 _shared = _Shared()
@@ -66,12 +67,19 @@ if hasattr(os, "register_at_fork"):
 
 
 class Lease:
-    """One user's hold on the shared portal; :meth:`release` gives it back once."""
+    """One user's hold on the shared portal; :meth:`release` gives it back once.
 
-    __slots__ = ("_generation", "_released", "portal")
+    ``loop`` is the portal's asyncio loop, for ``call_soon_threadsafe``: a
+    wake-up that, unlike a portal call, does not wait for the loop.
+    """
 
-    def __init__(self, portal: BlockingPortal, generation: int) -> None:
+    __slots__ = ("_generation", "_released", "loop", "portal")
+
+    def __init__(
+        self, portal: BlockingPortal, loop: asyncio.AbstractEventLoop, generation: int
+    ) -> None:
         self.portal = portal
+        self.loop = loop
         self._generation = generation
         self._released = False
 
@@ -93,7 +101,7 @@ class Lease:
             if shared.leases:
                 return
             manager, portal = shared.manager, shared.portal
-            shared.manager = shared.portal = None
+            shared.manager = shared.portal = shared.loop = None
             # Stopped under the lock: a lease taken meanwhile waits for a
             # fresh portal instead of getting this stopping one.
             if manager is not None and portal is not None:
@@ -109,13 +117,18 @@ def lease() -> Lease:
     """Take a lease on the shared portal, starting its thread if need be."""
     shared = _shared
     with shared.lock:
-        if shared.portal is None:
+        if shared.portal is None or shared.loop is None:
             manager = start_blocking_portal("asyncio", name=THREAD_NAME)
-            shared.portal = manager.__enter__()
-            shared.manager = manager
+            portal = manager.__enter__()
+            try:
+                shared.loop = portal.call(asyncio.get_running_loop)
+            except BaseException:
+                manager.__exit__(None, None, None)
+                raise
+            shared.portal, shared.manager = portal, manager
             shared.generation += 1
         shared.leases += 1
-        return Lease(shared.portal, shared.generation)
+        return Lease(shared.portal, shared.loop, shared.generation)
 
 
 def check_thread() -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
@@ -148,6 +149,17 @@ class Client:
         finally:
             lease.release()
 
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if getattr(self, "_lease", None) is not None and not self._closed:
+            # (Not closed here: a collection may run on the loop's own thread.)
+            _warn(
+                "an expys_stream.sync.Client was used and never closed: "
+                "its event-loop thread stays until the process exits",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+
     def _portal_lease(self) -> _portal.Lease:
         _portal.check_thread()
         with self._lock:
@@ -232,12 +244,14 @@ class Client:
             ValueError: ``history`` outside 0..100, or given together with
                 ``last_event_id``.
         """
-        # The client's lease keeps the loop (and so its pooled connections)
-        # alive between streams; each entered stream also holds one.
-        self._portal_lease()
+        if self._closed:
+            raise StreamClosed("the client is closed")
         astream = self._aclient.open_message_stream(
             conversation_id, last_event_id=last_event_id, history=history, on_invalid=on_invalid
         )
+        # The client's lease keeps the loop (and so its pooled connections)
+        # alive between streams; each entered stream also holds one.
+        self._portal_lease()
         return MessageStream(astream)
 
 

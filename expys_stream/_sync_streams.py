@@ -1,21 +1,27 @@
 """Blocking streams: an async stream held open on the shared portal's loop.
 
 Entering a sync stream starts one *host* task on the portal
-(:mod:`expys_stream._portal`) that enters the async stream and waits for an
-event; leaving sets that event, so the async stream's own ``__aexit__`` (in
-the task that entered it, as anyio requires) closes the connection and any
-reconnect timer, and the caller waits until that is done. Iterating takes a
-whole batch (one socket read's worth of messages) per trip to the loop with
-the async stream's private ``_take_batch`` and hands it out from a list in
-the caller's thread.
+(:mod:`expys_stream._portal`) that enters the async stream and then runs its
+*pump*: the pump takes a whole batch (one socket read's worth of messages,
+decoded) with the async stream's private ``_take_batch`` and puts it in a
+hand-off queue, one batch ahead of the caller, and waits for a credit. The
+caller's thread takes batches off the queue (usually without waiting: the
+next one was decoded while it worked through this one), hands the items out
+from a list, and gives a credit back with ``call_soon_threadsafe``, which
+does not wait for the loop. Leaving the block stops the stream and sets the
+host's event, so the async stream's own ``__aexit__`` (in the task that
+entered it, as anyio requires) closes the connection and any reconnect
+timer; the caller waits until that is done.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import suppress
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -35,13 +41,29 @@ _T = TypeVar("_T")
 _S = TypeVar("_S", bound="_SyncStream[Any]")
 
 
+class _Failed:
+    """An exception of the async stream, on its way to the caller's thread."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+_END = object()  # the pump is done: the iteration ends
+_SLICE = 0.25  # the caller's longest single wait (see _portal.wait)
+
+
 class _SyncStream(Generic[_T]):
-    """What both sync streams share: the host task, the lease, the hops."""
+    """What both sync streams share: the host task, the pump, the hand-off."""
 
     __slots__ = (
         "__weakref__",
         "_astream",
+        "_credits",
         "_done",
+        "_finished",
+        "_handoff",
         "_host",
         "_index",
         "_items",
@@ -49,18 +71,25 @@ class _SyncStream(Generic[_T]):
         "_lock",
         "_state",
         "_stopping",
+        "_wake",
     )
 
     def __init__(self, astream: Any) -> None:
         self._astream = astream
         self._state = "new"  # new -> open -> closed (close()) or exited (the block)
-        self._stopping = False  # (loop thread) _stop ran: the host must not wait
         self._lock = threading.Lock()  # close() may come from another thread
         self._lease: _portal.Lease | None = None
         self._host: Future[None] | None = None
-        self._done: anyio.Event | None = None  # set on the loop: leave the block
+        # Batches (or _Failed, or _END) from the pump to the caller's thread.
+        self._handoff: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._items: list[_T] = []  # the batch being handed out
         self._index = 0
+        self._finished = False  # the caller took _END
+        # Loop-thread state: batches the pump may take ahead of the caller.
+        self._credits = 1
+        self._wake: anyio.Event | None = None
+        self._done: anyio.Event | None = None  # set: leave the block
+        self._stopping = False  # _stop ran: the host must not wait
 
     @property
     def reconnects(self) -> int:
@@ -125,26 +154,64 @@ class _SyncStream(Generic[_T]):
         finally:
             lease.release()
 
+    # -- on the loop's thread ----------------------------------------------------
+
     async def _hold(self, entered: Future[None]) -> None:
-        # The host task: the async stream lives inside this one task.
+        # The host task: the async stream lives inside this one task, and
+        # its pump runs here until the stream ends or is stopped.
         try:
             async with self._astream:
                 self._done = anyio.Event()
                 entered.set_result(None)
                 if not self._stopping:  # (close() came during the entry)
+                    await self._pump()
                     await self._done.wait()
         except BaseException as exc:
             if entered.done():
                 raise
             entered.set_exception(exc)  # raised by __enter__, once
 
+    async def _pump(self) -> None:
+        # Takes one batch ahead of the caller: while the caller works
+        # through a batch, the next is decoded here. Each batch the caller
+        # takes gives one credit back (_credit).
+        put = self._handoff.put
+        take = self._astream._take_batch
+        try:
+            while True:
+                while not self._credits:
+                    wake = self._wake = anyio.Event()
+                    await wake.wait()
+                self._credits -= 1
+                try:
+                    batch = await take()
+                except StopAsyncIteration:
+                    return
+                except Exception as exc:  # raised in the caller's thread, in its place
+                    put(_Failed(exc))
+                else:
+                    put(batch)
+        finally:
+            put(_END)
+
+    def _credit(self) -> None:
+        self._credits += 1
+        wake = self._wake
+        if wake is not None:
+            self._wake = None
+            wake.set()
+
     async def _stop(self) -> None:
-        # aclose() first: an iteration waiting in another thread ends
-        # (StopIteration) instead of seeing StreamClosed.
+        # aclose() first: the pump's take ends, so an iteration waiting in
+        # another thread ends (StopIteration) instead of seeing StreamClosed.
         self._stopping = True
         await self._astream.aclose()
+        if self._wake is not None:  # a pump waiting for credit goes on, to its end
+            self._credit()
         if self._done is not None:
             self._done.set()
+
+    # -- in the caller's thread ---------------------------------------------------
 
     def __iter__(self: _S) -> _S:
         return self
@@ -158,37 +225,39 @@ class _SyncStream(Generic[_T]):
         return self._fetch()
 
     def _fetch(self) -> _T:
-        # One trip to the loop for the next batch.
+        # The next batch from the pump: usually ready, decoded meanwhile.
         lease = self._lease
-        if self._state != "open" or lease is None:
-            if self._state == "closed":  # close() ends the iteration
+        if self._state != "open" or lease is None or self._finished:
+            if self._state == "closed" or self._finished:  # close() ends the iteration
                 raise StopIteration
             raise StreamClosed("the stream is not open: use it inside `with`")
         _portal.check_thread()
         self._used_up()  # an idle stream does not keep its last batch alive
+        get = self._handoff.get
         try:
-            batch = _portal.call(lease.portal, self._take)
-        except BaseException as exc:
-            if self._state == "closed" and isinstance(exc, RuntimeError):
-                raise StopIteration from None  # close() from another thread won the race
-            if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit
-                self.close()
+            while True:
+                try:
+                    item = get(timeout=_SLICE)
+                    break
+                except queue.Empty:
+                    continue
+        except BaseException:  # KeyboardInterrupt, SystemExit: stop, then go on
+            self.close()
             raise
-        if batch is None:
+        if item is _END:
+            self._finished = True
             raise StopIteration
-        self._accept(batch)
+        with suppress(RuntimeError):  # (a loop that close() in another thread stopped)
+            lease.loop.call_soon_threadsafe(self._credit)
+        if type(item) is _Failed:
+            raise item.error
+        self._accept(item)
         self._index = 1
         return self._items[0]
 
     def _used_up(self) -> None:
         self._items = []
         self._index = 0
-
-    async def _take(self) -> Any:
-        try:
-            return await self._astream._take_batch()
-        except StopAsyncIteration:
-            return None
 
     def _accept(self, batch: Any) -> None:
         self._items = batch
