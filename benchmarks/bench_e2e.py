@@ -15,7 +15,10 @@ the first and last ids, and reports its time; the parent repeats that
 messages per second, the time as a ratio to the floor client's on the same
 backend, and the speed-up over httpx + httpx-sse on the same backend. The
 raw row (a blocking socket that decodes nothing) is the server's own speed,
-to show the server is not what limits the clients.
+to show the server is not what limits the clients. The ``sync`` rows are
+blocking clients: ours (``expys_stream.sync``, compared with our asyncio
+client and with httpx-sse's sync client) and httpx-sse's
+(``httpx.Client`` + ``httpx_sse.connect_sse``).
 
 Timings are reported, never asserted: the exit status is 0 whatever they
 are, and 1 if a client got wrong or missing messages (or failed).
