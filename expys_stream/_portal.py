@@ -54,7 +54,11 @@ class _Shared:
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def forget(self) -> None:
-        # In a forked child: the parent's loop thread is not there.
+        # In a forked child: the parent's loop thread is not there. Its
+        # portal manager is kept, never finalised: closing it would wait
+        # for that thread forever.
+        if self.manager is not None:
+            _orphans.append(self.manager)
         self.lock = threading.Lock()
         self.leases = 0
         self.generation += 1
@@ -62,6 +66,7 @@ class _Shared:
 
 
 _shared = _Shared()
+_orphans: list[object] = []  # portal managers of a parent process (see forget)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_shared.forget)
 

@@ -60,6 +60,7 @@ class _SyncStream(Generic[_T]):
     __slots__ = (
         "__weakref__",
         "_astream",
+        "_closed",
         "_credits",
         "_done",
         "_finished",
@@ -78,6 +79,7 @@ class _SyncStream(Generic[_T]):
         self._astream = astream
         self._state = "new"  # new -> open -> closed (close()) or exited (the block)
         self._lock = threading.Lock()  # close() may come from another thread
+        self._closed = threading.Event()  # set once the first close is done
         self._lease: _portal.Lease | None = None
         self._host: Future[None] | None = None
         # Batches (or _Failed, or _END) from the pump to the caller's thread.
@@ -133,16 +135,20 @@ class _SyncStream(Generic[_T]):
 
     def _close(self, state: str) -> None:
         with self._lock:
-            if self._state in ("closed", "exited"):
-                if state == "exited":
-                    self._state = state
-                return
-            self._state = state
+            first = self._state not in ("closed", "exited")
+            if first or state == "exited":
+                self._state = state
+        if not first:
+            # Closed, or being closed by another thread: done when it is.
+            while self._lease is not None and not self._closed.wait(_SLICE):
+                pass
+            return
         self._items = []
         self._index = 0
         lease, host = self._lease, self._host
-        self._lease = self._host = None
+        self._host = None
         if lease is None:
+            self._closed.set()
             return
         try:
             if host is not None and lease.valid:
@@ -152,6 +158,8 @@ class _SyncStream(Generic[_T]):
                     # The host's __aexit__: raises what closing raised.
                     _portal.wait(host)
         finally:
+            self._lease = None
+            self._closed.set()
             lease.release()
 
     # -- on the loop's thread ----------------------------------------------------
@@ -232,6 +240,8 @@ class _SyncStream(Generic[_T]):
                 raise StopIteration
             raise StreamClosed("the stream is not open: use it inside `with`")
         _portal.check_thread()
+        if not lease.valid:
+            raise RuntimeError("this stream was opened before os.fork(): open a new one")
         self._used_up()  # an idle stream does not keep its last batch alive
         get = self._handoff.get
         try:
