@@ -72,3 +72,17 @@ def test_a_reader_that_stops_reading_stops_the_pump_and_the_socket(
         assert stream._credits == 0
         got = take(stream, count)
         assert [m.id for m in got] == [m.id for m in sent]
+
+
+def test_a_socket_read_of_messages_crosses_threads_in_one_hop(
+    server: ConciergeThread, token: str, fast: dict[str, Any]
+) -> None:
+    data = one_write(*(message_event(i, f"m{i}") for i in range(5)))
+    with open_message_stream(CONVERSATION, token=token, **fast) as stream:
+        server.wait_for_streams(1)
+        server.send_raw(CONVERSATION, data)
+        assert next(stream).body == "m0"
+        # The other four came with it: handed out without another hop.
+        assert [m.body for m in stream._items] == [f"m{i}" for i in range(5)]
+        assert [m.body for m in take(stream, 4)] == ["m1", "m2", "m3", "m4"]
+        assert [stream.last_event_id] == ["msg_raw4"]
