@@ -3,9 +3,11 @@
 Sessions:
     tests      the whole suite (async tests run on asyncio and on trio)
     lint       ruff check and ruff format --check
-    typecheck  mypy --strict on the package
+    typecheck  mypy --strict on the package; pyright --verifytypes on its public API
     fuzz       the SSE decoder fuzz target for a while (FUZZ_SECONDS, default 300)
-    bench      the benchmarks under benchmarks/ (they print ratios, never assert)
+    bench      the benchmarks under benchmarks/ (they print ratios, never assert),
+               then their plots in docs/img/
+    docs       the documentation site, ``mkdocs build --strict`` into site/
 """
 
 from __future__ import annotations
@@ -38,9 +40,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """Type-check the package with mypy --strict."""
-    session.install("-e", ".[test]", "mypy>=1.10")
+    """Type-check the package with mypy --strict, and check with pyright that
+    every public name has a known type (pyright's wheel carries its own
+    JavaScript and runs it with the ``node`` on PATH)."""
+    session.install("-e", ".[test]", "mypy>=1.10", "pyright>=1.1.380")
     session.run("mypy", "--strict", "expys_stream")
+    session.run("pyright", "--verifytypes", "expys_stream", "--ignoreexternal")
 
 
 @nox.session(python=PYTHON)
@@ -57,8 +62,24 @@ def fuzz(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks; extra arguments go to each benchmark script."""
+    """Run the benchmarks, then plot them into docs/img/; extra arguments go to each script.
+
+    Each ``benchmarks/bench_NAME.py`` writes ``benchmarks/results/NAME.json``,
+    which ``benchmarks/plot.py`` draws as ``docs/img/NAME.png``.
+    """
     session.install("-e", ".[bench]")
     for script in sorted(os.listdir("benchmarks")):
         if script.startswith("bench_") and script.endswith(".py"):
-            session.run("python", f"benchmarks/{script}", *session.posargs)
+            name = script.removeprefix("bench_").removesuffix(".py")
+            results = f"benchmarks/results/{name}.json"
+            session.run("python", f"benchmarks/{script}", "--json", results, *session.posargs)
+    session.run(
+        "python", "benchmarks/plot.py", "--results", "benchmarks/results", "--out", "docs/img"
+    )
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/; any warning (a broken link or reference) fails."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})

@@ -5,10 +5,11 @@ opens N concurrent SSE streams to it from this process (bare anyio sockets,
 so the clients cost little), then sends messages over HTTP and times how
 long each takes to reach every stream. Loopback only; bounded in time.
 
-    python benchmarks/bench_fanout.py --streams 1000 --messages 5
+    python benchmarks/bench_fanout.py --streams 1000 --messages 5 [--json PATH]
 
 Prints the time to open the streams and, per message, the time until the
-last stream had it. Exits 1 if a stream missed a message.
+last stream had it (and with ``--json``, writes them as JSON for
+``benchmarks/plot.py``). Exits 1 if a stream missed a message.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import anyio
 import anyio.abc
@@ -102,7 +105,8 @@ async def _run(args: argparse.Namespace, settings: dict[str, str]) -> int:
                 tg.start_soon(_stream, host, int(port), path, token, args.messages, got, opened)
             while opened[0] < args.streams:
                 await anyio.sleep(0.01)
-            print(f"opened {args.streams} streams in {time.perf_counter() - started:.2f} s")
+            open_seconds = time.perf_counter() - started
+            print(f"opened {args.streams} streams in {open_seconds:.2f} s")
             for index in range(args.messages):
                 sent_at = time.perf_counter()
                 await _send(base, conversation, token, f"fan-out {index}")
@@ -117,7 +121,26 @@ async def _run(args: argparse.Namespace, settings: dict[str, str]) -> int:
         f"median fan-out to {args.streams} streams: {statistics.median(results) * 1000:.0f} ms "
         f"({args.streams / statistics.median(results):,.0f} deliveries/s)"
     )
-    return 0 if got[0] == args.streams * args.messages else 1
+    complete = got[0] == args.streams * args.messages
+    if args.json is not None:
+        document = {
+            "benchmark": "fanout",
+            "streams": args.streams,
+            "messages": args.messages,
+            "open_seconds": open_seconds,
+            "fanout_seconds": results,
+            "median_seconds": statistics.median(results),
+            "deliveries_per_second": args.streams / statistics.median(results),
+            "complete": complete,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0 if complete else 1
 
 
 def main() -> int:
@@ -125,6 +148,7 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--messages", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="write JSON here")
     args = parser.parse_args()
     _raise_fd_limit()
     process, settings = _start_server()

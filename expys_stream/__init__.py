@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from ._message_stream import MessageStream as MessageStream
     from ._models import Message as Message
     from ._models import MessagePage as MessagePage
+    from ._options import ClientOptions as ClientOptions
+    from ._options import EventStreamOptions as EventStreamOptions
     from .sse import ServerSentEvent as ServerSentEvent
     from .sse import SSEDecoder as SSEDecoder
 
@@ -75,6 +77,8 @@ _LAZY = {
     "MessageStream": "._message_stream",
     "Message": "._models",
     "MessagePage": "._models",
+    "ClientOptions": "._options",
+    "EventStreamOptions": "._options",
     "SSEDecoder": ".sse",
     "ServerSentEvent": ".sse",
 }

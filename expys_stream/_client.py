@@ -1,6 +1,6 @@
 """The concierge client: backlog, send, and live message streams.
 
-A :class:`Client` holds the configuration and one httpcore connection pool;
+A ``Client`` holds the configuration and one httpcore connection pool;
 ``open_message_stream`` (the module-level function) is the same with a
 private client that lives as long as the stream.
 """
@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import ssl
 import uuid
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 from urllib.parse import quote, urlencode, urlsplit
 
 import anyio
@@ -30,17 +29,11 @@ from ._errors import (
     StreamClosed,
     TransportError,
 )
-from ._event_stream import (
-    DEFAULT_USER_AGENT,
-    TokenSource,
-    check_token,
-    configure,
-    resolve_token,
-)
+from ._event_stream import TokenSource, check_token, configure, resolve_token
 from ._message_stream import MessageStream
 from ._models import Message, MessagePage, message_decoder, page_decoder
+from ._options import ClientOptions, Environment, client_settings
 from ._transport import Response, ascii_url, header_problem, status_error
-from .sse import DEFAULT_MAX_EVENT_SIZE
 from .sse._event import _utf8
 
 __all__ = ["ENVIRONMENTS", "Client", "open_message_stream", "resolve_base_url"]
@@ -52,8 +45,6 @@ ENVIRONMENTS = {
     "production": "https://api.expys.com",
     "sandbox": "https://sandbox.api.expys.com",
 }
-#: Retries of a one-shot request (list, send) after its first attempt.
-DEFAULT_REQUEST_RETRIES = 3
 _REQUEST_READ_TIMEOUT = 30.0
 
 
@@ -103,7 +94,7 @@ def _segment(conversation_id: str) -> str:
 class Client:
     """A client of the concierge service for one member token.
 
-    Use it as an async context manager (or call :meth:`aclose`)::
+    Use it as an async context manager (or call [`aclose`][expys_stream.Client.aclose]):
 
         async with Client(token=token) as client:
             page = await client.list_messages("cnv_123", limit=10)
@@ -118,20 +109,15 @@ class Client:
         base_url: the service's base URL (may carry a path prefix); else
             ``EXPYS_BASE_URL``; else the environment's.
         environment: ``"production"`` or ``"sandbox"``.
-        pool: an ``httpcore.AsyncConnectionPool`` to use and leave open;
-            by default the client makes one and closes it in ``aclose``.
-        connect_timeout: seconds to connect and send a request.
-        read_timeout: seconds of silence before a stream reconnects.
-        backoff_base: the first retry waits up to this many seconds.
-        backoff_cap: no retry waits longer than this by our choice.
-        reset_after: seconds a stream connection must last to reset backoff.
-        max_retries: consecutive failed stream attempts before
-            :class:`RetryLimitExceeded`; None retries forever.
-        request_retries: retries of a list or send request.
-        max_event_size: the largest SSE line or event data, in bytes.
-        ssl_context: the ``ssl.SSLContext`` for https; verification is on
-            by default.
-        user_agent: the User-Agent header.
+        **options: the options of [`ClientOptions`][expys_stream.ClientOptions]
+            (``pool``, ``connect_timeout``, ``read_timeout``, ``backoff_base``,
+            ``backoff_cap``, ``reset_after``, ``max_retries``,
+            ``request_retries``, ``max_event_size``, ``ssl_context``,
+            ``user_agent``), each with its default there.
+
+    Raises:
+        TypeError: an unknown option, or one of the wrong type.
+        ValueError: an option out of range, or a bad base URL.
     """
 
     def __init__(
@@ -139,36 +125,17 @@ class Client:
         *,
         token: TokenSource,
         base_url: str | None = None,
-        environment: str = "production",
-        pool: Any = None,
-        connect_timeout: float | None = 10.0,
-        read_timeout: float | None = 45.0,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 10.0,
-        reset_after: float = 60.0,
-        max_retries: int | None = None,
-        request_retries: int = DEFAULT_REQUEST_RETRIES,
-        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
-        ssl_context: ssl.SSLContext | None = None,
-        user_agent: str = DEFAULT_USER_AGENT,
+        environment: Environment = "production",
+        **options: Unpack[ClientOptions],
     ) -> None:
+        settings = client_settings(options, "Client()")
         check_token(token)
+        request_retries = settings.request_retries
         if type(request_retries) is not int or request_retries < 0:
             raise ValueError("request_retries must be an int >= 0")
         self._token = token
         self._base_url = resolve_base_url(base_url, environment)
-        self._options, self._transport = configure(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-            reset_after=reset_after,
-            max_retries=max_retries,
-            max_event_size=max_event_size,
-            pool=pool,
-            ssl_context=ssl_context,
-            user_agent=user_agent,
-        )
+        self._options, self._transport = configure(settings)
         self._request_retries = request_retries
         self._closed = False
 
@@ -192,7 +159,7 @@ class Client:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client: its open streams end with :class:`StreamClosed`
+        """Close the client: its open streams end with [`StreamClosed`][expys_stream.StreamClosed]
         (after the messages they already received), further requests raise
         it, and the connection pool is closed if the client made it.
         Idempotent."""
@@ -213,10 +180,15 @@ class Client:
 
         Raises:
             ValueError: ``limit`` outside 1..100, or text that is not valid
-                Unicode. TypeError: ``before`` is not a non-empty str.
-            AuthenticationError, PermissionDeniedError,
-            ConversationNotFoundError, HTTPStatusError: the server refused.
-            TransportError, ServerError, RateLimitedError: retries spent.
+                Unicode.
+            TypeError: ``before`` is not a non-empty str.
+            AuthenticationError: 401, even after a fresh token.
+            PermissionDeniedError: 403, the token's user is not a member.
+            ConversationNotFoundError: 404, no such conversation.
+            HTTPStatusError: another error status.
+            RateLimitedError: 429, once the retries are spent.
+            ServerError: 5xx, once the retries are spent.
+            TransportError: the network failed, once the retries are spent.
         """
         if type(limit) is not int or not 1 <= limit <= 100:
             raise ValueError("limit must be an int from 1 to 100")
@@ -241,9 +213,12 @@ class Client:
         stores the message twice.
 
         Raises:
-            TypeError, ValueError: ``body`` or ``idempotency_key`` cannot be
-                sent (an empty or invalid key, a lone surrogate).
-            the same errors as :meth:`list_messages`.
+            TypeError: ``body`` or ``idempotency_key`` has the wrong type.
+            ValueError: ``body`` or ``idempotency_key`` cannot be sent (an
+                empty or invalid key, a lone surrogate).
+            HTTPStatusError: the server refused; the same subclasses as
+                [`list_messages`][expys_stream.Client.list_messages] raises.
+            TransportError: the network failed, once the retries are spent.
         """
         if body is not None:
             if not isinstance(body, str):
@@ -281,7 +256,7 @@ class Client:
             history: first deliver the newest ``history`` messages of the
                 backlog (oldest first), then go live right after the last of
                 them, so nothing sent in between is lost or repeated.
-            on_invalid: ``"raise"`` a :class:`MessageDecodeError` for a
+            on_invalid: ``"raise"`` a [`MessageDecodeError`][expys_stream.MessageDecodeError] for a
                 message event that is not a valid message, or ``"skip"`` it
                 with a warning in the log.
 
@@ -414,15 +389,13 @@ def open_message_stream(
     *,
     token: TokenSource,
     base_url: str | None = None,
-    environment: str = "production",
+    environment: Environment = "production",
     last_event_id: str | None = None,
     history: int = 0,
     on_invalid: Literal["raise", "skip"] = "raise",
-    **options: Any,
+    **options: Unpack[ClientOptions],
 ) -> MessageStream:
-    """Stream a conversation's new messages, live, as :class:`Message` objects.
-
-    ::
+    """Stream a conversation's new messages, live, as [`Message`][expys_stream.Message] objects.
 
         async with open_message_stream("cnv_123", token=token) as stream:
             async for message in stream:
@@ -432,11 +405,13 @@ def open_message_stream(
     in the block, across dropped connections and server restarts. Leaving
     the block closes the connection and any pending reconnect timer.
 
-    ``options`` are the :class:`Client` keyword arguments (timeouts,
-    backoff, ``max_retries``, ``max_event_size``, ``pool``, ``ssl_context``,
-    ``user_agent``). The stream closes the private client it makes.
+    ``token``, ``base_url``, ``environment`` and ``**options`` (the options
+    of [`ClientOptions`][expys_stream.ClientOptions]: timeouts, backoff,
+    ``max_retries``, ``max_event_size``, ``pool``, ``ssl_context``,
+    ``user_agent``...) are as for [`Client`][expys_stream.Client]; the stream
+    closes the private client it makes.
     ``last_event_id``, ``history`` and ``on_invalid`` are as for
-    :meth:`Client.open_message_stream`.
+    [`Client.open_message_stream`][expys_stream.Client.open_message_stream].
     """
     client = Client(token=token, base_url=base_url, environment=environment, **options)
     return client._stream(conversation_id, last_event_id, history, on_invalid, owns=True)

@@ -5,12 +5,17 @@ tails the conversation (history, then live) while a scripted second member
 chats. Midway the server cuts the connection in the middle of an event; the
 tail reconnects with ``Last-Event-ID`` and resumes. The last line counts the
 messages received, lost and repeated.
+
+The command line hands in how to show a message and how to watch the
+connection, so that this module needs nothing from ``expys_stream._cli``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import anyio
 
@@ -54,12 +59,23 @@ def _say(text: str) -> None:
     sys.stderr.flush()
 
 
-async def run_demo(*, speed: float = 1.0, as_json: bool = False) -> int:
-    """Run the demo; returns the exit status (0 when nothing was lost or repeated)."""
-    from ._cli import _print_message, _Style
+async def run_demo(
+    *,
+    show: Callable[[Message, str], None],
+    watch: AbstractContextManager[object] | None = None,
+    speed: float = 1.0,
+    as_json: bool = False,
+) -> int:
+    """Run the demo; returns the exit status (0 when nothing was lost or repeated).
 
+    Args:
+        show: prints one message and its kind (``"history"`` or ``"live"``).
+        watch: entered around the stream (the command line's connection
+            state lines).
+        speed: faster (>1) or slower (<1) than one message every 0.5 s.
+        as_json: print the summary as a JSON record.
+    """
     pause = 0.5 / max(speed, 0.01)
-    style = _Style(sys.stdout)
     async with serve_concierge(port=0, retry_ms=100) as server:
         server.add_conversation(CONVERSATION)
         token = server.add_member(CONVERSATION, YOU)
@@ -89,18 +105,20 @@ async def run_demo(*, speed: float = 1.0, as_json: bool = False) -> int:
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(chat)
+            watching = watch if watch is not None else nullcontext()
             async with Client(
                 token=token, base_url=server.base_url, backoff_base=0.1, backoff_cap=0.5
             ) as client:
                 stream = client.open_message_stream(CONVERSATION, history=history)
-                async with stream:
-                    with anyio.fail_after(30):
-                        async for message in stream:
-                            kind = "history" if len(received) < history else "live"
-                            _print_message(message, kind, as_json=as_json, style=style)
-                            received.append(message)
-                            if len(received) == expected:
-                                break
+                with watching:
+                    async with stream:
+                        with anyio.fail_after(30):
+                            async for message in stream:
+                                kind = "history" if len(received) < history else "live"
+                                show(message, kind)
+                                received.append(message)
+                                if len(received) == expected:
+                                    break
                 reconnects = stream.reconnects
 
         stored = [m.id for m in server.messages(CONVERSATION)]

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Required, TypedDict, TypeVar, Unpack
 
 import anyio
 from anyio.abc import TaskGroup
@@ -44,6 +44,7 @@ from ._errors import (
     StreamClosed,
     TransportError,
 )
+from ._options import DEFAULT_USER_AGENT, EventStreamOptions, Settings, event_stream_settings
 from ._transport import (
     Response,
     StreamBody,
@@ -60,6 +61,7 @@ from .sse._event import _id_key, _id_line
 __all__ = [
     "DEFAULT_USER_AGENT",
     "EventStream",
+    "StreamArgs",
     "StreamOptions",
     "TokenSource",
     "check_token",
@@ -70,10 +72,12 @@ __all__ = [
 
 logger = logging.getLogger("expys_stream")
 
-#: A token, or a callable (sync or async) returning a fresh one.
 TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
+"""A member token, or a callable (sync or async) that returns a fresh one.
 
-DEFAULT_USER_AGENT = "expys-stream/0.1"
+A callable is called before every connection and reconnection, so that an
+expiring token can be refreshed; a sync one runs on the event loop.
+"""
 
 #: How many recent message ids a message stream remembers to skip replays.
 REPLAY_WINDOW = 1024
@@ -192,6 +196,20 @@ Prelude = Callable[[], Awaitable[tuple[list[Any], str | None]]]
 
 def _is_event_stream(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == "text/event-stream"
+
+
+class StreamArgs(TypedDict, total=False):
+    """What a stream class takes besides its URL, from the function that makes it."""
+
+    transport: Required[Transport]
+    owns_transport: Required[bool]
+    headers: Required[Mapping[str, str] | None]
+    token: Required[TokenSource | None]
+    last_event_id: Required[str | None]
+    options: Required[StreamOptions]
+    not_found: type[NotFoundError]
+    prelude: Prelude | None
+    bulk_body: bool
 
 
 class _StreamCore:
@@ -607,10 +625,10 @@ def _leaves(error: BaseException) -> list[BaseException]:
 
 
 class EventStream(_StreamCore):
-    """A live stream of :class:`ServerSentEvent` from any SSE endpoint.
+    """A live stream of [`ServerSentEvent`][expys_stream.ServerSentEvent] from any SSE endpoint.
 
-    Get one from :func:`open_event_stream` and use it as an async context
-    manager, then as an async iterator::
+    Get one from [`open_event_stream`][expys_stream.open_event_stream] and use it as an async
+    context manager, then as an async iterator:
 
         async with open_event_stream(url, headers=headers) as stream:
             async for event in stream:
@@ -625,7 +643,7 @@ class EventStream(_StreamCore):
 
     __slots__ = ("_batch", "_index", "_last")
 
-    def __init__(self, url: str, **kwargs: Any) -> None:
+    def __init__(self, url: str, **kwargs: Unpack[StreamArgs]) -> None:
         super().__init__(url, **kwargs)
         self._batch: list[ServerSentEvent] = []
         self._index = 0
@@ -678,33 +696,26 @@ class EventStream(_StreamCore):
         return events
 
 
-def configure(
-    *,
-    connect_timeout: float | None,
-    read_timeout: float | None,
-    backoff_base: float,
-    backoff_cap: float,
-    reset_after: float,
-    max_retries: int | None,
-    max_event_size: int,
-    pool: Any,
-    ssl_context: Any,
-    user_agent: str,
-) -> tuple[StreamOptions, Transport]:
-    """The validated options and the transport for the public keyword arguments.
+def configure(settings: Settings) -> tuple[StreamOptions, Transport]:
+    """The validated options and the transport for the public keyword options.
 
-    Shared by :func:`open_event_stream` and ``Client``, so that both accept
-    and check the same arguments the same way.
+    Shared by ``open_event_stream`` and ``Client``, so that both accept
+    and check the same options the same way (see ``_options.py``).
     """
     options = StreamOptions(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        backoff=Backoff(base=backoff_base, cap=backoff_cap, reset_after=reset_after),
-        max_retries=max_retries,
-        max_event_size=max_event_size,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        backoff=Backoff(
+            base=settings.backoff_base, cap=settings.backoff_cap, reset_after=settings.reset_after
+        ),
+        max_retries=settings.max_retries,
+        max_event_size=settings.max_event_size,
     )
     transport = Transport(
-        pool=pool, ssl_context=ssl_context, connect_timeout=connect_timeout, user_agent=user_agent
+        pool=settings.pool,
+        ssl_context=settings.ssl_context,
+        connect_timeout=settings.connect_timeout,
+        user_agent=settings.user_agent,
     )
     return options, transport
 
@@ -715,16 +726,7 @@ def open_event_stream(
     headers: Mapping[str, str] | None = None,
     token: TokenSource | None = None,
     last_event_id: str | None = None,
-    pool: Any = None,
-    connect_timeout: float | None = 10.0,
-    read_timeout: float | None = 45.0,
-    backoff_base: float = 0.5,
-    backoff_cap: float = 10.0,
-    reset_after: float = 60.0,
-    max_retries: int | None = None,
-    max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
-    ssl_context: Any = None,
-    user_agent: str = DEFAULT_USER_AGENT,
+    **options: Unpack[EventStreamOptions],
 ) -> EventStream:
     """Open a reconnecting SSE stream to any ``http(s)`` URL.
 
@@ -739,39 +741,23 @@ def open_event_stream(
         token: a bearer token, or a sync or async callable that returns a
             fresh one; called before every connection.
         last_event_id: resume after this event ID.
-        pool: an ``httpcore.AsyncConnectionPool`` to use (left open);
-            by default the stream makes and closes its own.
-        connect_timeout: seconds to connect (and to send the request).
-        read_timeout: seconds of silence before the connection is replaced.
-        backoff_base: the first retry waits up to this many seconds.
-        backoff_cap: no retry waits longer than this (but a server's
-            ``retry:`` or ``Retry-After`` may ask for longer).
-        reset_after: seconds a connection must stay up to reset the backoff.
-        max_retries: consecutive failures before giving up; None: never.
-        max_event_size: the longest line or event data accepted, in bytes.
-        ssl_context: an ``ssl.SSLContext`` for https (verification is on by
-            default).
-        user_agent: the User-Agent header.
+        **options: the options of
+            [`EventStreamOptions`][expys_stream.EventStreamOptions]
+            (``pool``, ``connect_timeout``, ``read_timeout``,
+            ``backoff_base``, ``backoff_cap``, ``reset_after``,
+            ``max_retries``, ``max_event_size``, ``ssl_context``,
+            ``user_agent``), each with its default there.
 
     Raises:
+        TypeError: an unknown option, or one of the wrong type.
         ValueError: an argument is invalid (checked before any I/O).
     """
+    settings = event_stream_settings(options, "open_event_stream()")
     url = _checked_url(url)
     headers = _checked_headers(headers)
     if token is not None:
         check_token(token)
-    options, transport = configure(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        backoff_base=backoff_base,
-        backoff_cap=backoff_cap,
-        reset_after=reset_after,
-        max_retries=max_retries,
-        max_event_size=max_event_size,
-        pool=pool,
-        ssl_context=ssl_context,
-        user_agent=user_agent,
-    )
+    stream_options, transport = configure(settings)
     return EventStream(
         url,
         transport=transport,
@@ -779,7 +765,7 @@ def open_event_stream(
         headers=headers,
         token=token,
         last_event_id=last_event_id,
-        options=options,
+        options=stream_options,
     )
 
 

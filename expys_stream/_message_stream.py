@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 import anyio
 import msgspec
 
 from ._errors import MessageDecodeError
-from ._event_stream import _Failure, _Prelude, _StreamCore
+from ._event_stream import StreamArgs, _Failure, _Prelude, _StreamCore
 from ._models import Message, message_decoder
 
 __all__ = ["MessageStream"]
@@ -31,11 +31,11 @@ _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 class MessageStream(_StreamCore):
-    """A live stream of a conversation's new messages, as :class:`Message`.
+    """A live stream of a conversation's new messages, as [`Message`][expys_stream.Message].
 
-    Get one from :func:`open_message_stream` or
-    :meth:`Client.open_message_stream` and use it with ``async with``, then
-    ``async for``. Every message arrives once, in order, across reconnects.
+    Get one from [`open_message_stream`][expys_stream.open_message_stream] or
+    [`Client.open_message_stream`][expys_stream.Client.open_message_stream] and use it with ``async
+    with``, then ``async for``. Every message arrives once, in order, across reconnects.
 
     Attributes:
         last_event_id: the id of the last message you received (None before
@@ -51,7 +51,7 @@ class MessageStream(_StreamCore):
         url: str,
         *,
         on_invalid: Literal["raise", "skip"] = "raise",
-        **kwargs: Any,
+        **kwargs: Unpack[StreamArgs],
     ) -> None:
         if on_invalid not in ("raise", "skip"):
             raise ValueError("on_invalid must be 'raise' or 'skip'")

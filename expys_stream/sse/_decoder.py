@@ -45,12 +45,12 @@ from ._event import ServerSentEvent, _id_line, _id_text
 
 __all__ = ["DEFAULT_MAX_EVENT_SIZE", "MAX_RETRY", "SSEDecoder"]
 
-#: Default limit, in bytes, for one line and for one event's data.
 DEFAULT_MAX_EVENT_SIZE = 1024 * 1024
+"""Default limit, in bytes, for one line and for one event's data (1 MiB)."""
 
-#: ``retry`` values are clamped to this many milliseconds (about 292 million
-#: years), so that an absurd field never makes a huge integer.
 MAX_RETRY = 2**63 - 1
+"""``retry`` values are clamped to this many milliseconds (about 292 million
+years), so that an absurd field never makes a huge integer."""
 
 _BOM = b"\xef\xbb\xbf"
 _new_event = ServerSentEvent.__new__
@@ -93,7 +93,7 @@ class SSEDecoder:
 
     Feed it the response body in chunks of any size, split anywhere (inside
     a field, between CR and LF, inside a UTF-8 sequence); each call returns
-    the list of events that the chunk completed, in order::
+    the list of events that the chunk completed, in order:
 
         decoder = SSEDecoder()
         for chunk in body_chunks:

@@ -39,7 +39,7 @@ def encode_event(
         ValueError: ``id`` holds CR, LF or NUL, ``event`` holds CR or LF,
             ``data`` bytes are not UTF-8, text holds a lone surrogate (which
             UTF-8 cannot hold), or ``retry`` is negative or above
-            :data:`MAX_RETRY`. Such values cannot be encoded faithfully.
+            [`MAX_RETRY`][expys_stream.sse.MAX_RETRY]. Such values cannot be encoded faithfully.
         TypeError: an argument has the wrong type.
     """
     if isinstance(data, bytes):

@@ -32,11 +32,10 @@ class ProtocolError(ExpysError):
 class EventTooLarge(ProtocolError):
     """An event or a line outgrew the decoder's ``max_event_size``.
 
-    The decoder raises this from :meth:`SSEDecoder.feed` as soon as a single
-    line (without its terminator), or one event's data (its ``data`` lines
-    joined with LF), is longer than ``limit`` bytes. Nothing of the offending
-    input is kept, and the decoder stays failed: every later ``feed`` raises
-    again.
+    The decoder raises this from [`SSEDecoder.feed`][expys_stream.SSEDecoder.feed] as soon as a
+    single line (without its terminator), or one event's data (its ``data`` lines joined with LF),
+    is longer than ``limit`` bytes. Nothing of the offending input is kept, and the decoder stays
+    failed: every later ``feed`` raises again.
 
     Attributes:
         limit: the ``max_event_size`` that was exceeded, in bytes.

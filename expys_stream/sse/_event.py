@@ -11,7 +11,9 @@ __all__ = ["ServerSentEvent"]
 class ServerSentEvent:
     """One dispatched Server-Sent Event: immutable, slotted, compared by value.
 
-    Attributes (read-only):
+    Its attributes are read-only.
+
+    Attributes:
         event: the event type; ``"message"`` when the stream gave no
             ``event`` field.
         data: the event's data as text (its ``data`` lines joined with LF),
@@ -27,7 +29,7 @@ class ServerSentEvent:
             value, including ``retry`` fields in blocks that dispatched
             nothing.
 
-    Construct one with keywords, e.g. for tests or to feed an encoder::
+    Construct one with keywords, e.g. for tests or to feed an encoder:
 
         ServerSentEvent(event="typing", data="{}", id="msg_1")
 

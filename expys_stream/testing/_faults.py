@@ -210,7 +210,7 @@ class Faults:
         The body bytes count from the first byte of the ``retry`` line
         (chunk framing is not counted), so the cut may fall inside an event.
         ``reset=True`` resets the connection instead of closing it (see
-        :meth:`drop_after_events`).
+        [`drop_after_events`][expys_stream.testing.Faults.drop_after_events]).
         """
         _check_count("offset", offset, minimum=0)
         _check_flag("reset", reset)

@@ -43,14 +43,14 @@ _PATH_PREFIX = re.compile(
 class ConciergeServer:
     """The embedded concierge: a real HTTP/1.1 server for PROTOCOL.md.
 
-    Create it with :func:`serve_concierge` and use it as an async context
-    manager; it listens from ``__aenter__`` on, and leaving the block closes
-    every connection (open streams included) before it returns. Its
-    methods must be called from the event loop that runs it (use
-    :class:`ConciergeThread` from other threads).
+    Create it with [`serve_concierge`][expys_stream.testing.serve_concierge] and use it as an async
+    context manager; it listens from ``__aenter__`` on, and leaving the block closes every
+    connection (open streams included) before it returns. Its methods must be called from the event
+    loop that runs it (use [`ConciergeThread`][expys_stream.testing.ConciergeThread] from other
+    threads).
 
     Attributes:
-        faults: the :class:`Faults` to inject into the next request(s).
+        faults: the [`Faults`][expys_stream.testing.Faults] to inject into the next request(s).
     """
 
     def __init__(
@@ -86,7 +86,7 @@ class ConciergeServer:
         self._port = port
         self._prefix = path_prefix
         self._store = Store()
-        self.faults = Faults()
+        self.faults: Faults = Faults()
         self._hub = Hub()
         self._service = Service(
             self._store,

@@ -33,19 +33,17 @@ _T = TypeVar("_T")
 class ConciergeThread:
     """The concierge server running in a background thread; a sync context manager.
 
-    ::
-
         with ConciergeThread() as server:
             token = server.add_member("cnv_demo", "usr_alice")
             server.publish("cnv_demo", "usr_bob", "hello")
 
-    It takes the arguments of :func:`serve_concierge`, plus ``backend``
-    (``"asyncio"`` or ``"trio"``: the loop the server thread runs). Every
-    method of :class:`ConciergeServer` is here as a blocking, thread-safe
-    method; each async one also has an ``a``-prefixed coroutine version
-    (``apublish``, ``await_for_streams``, ...) that waits in a worker thread
-    and so may be awaited from async tests on asyncio or trio. ``faults`` is
-    the server's :class:`Faults` itself (it is thread-safe).
+    It takes the arguments of [`serve_concierge`][expys_stream.testing.serve_concierge], plus
+    ``backend`` (``"asyncio"`` or ``"trio"``: the loop the server thread runs). Every method of
+    [`ConciergeServer`][expys_stream.testing.ConciergeServer] is here as a blocking, thread-safe
+    method; each async one also has an ``a``-prefixed coroutine version (``apublish``,
+    ``await_for_streams``, ...) that waits in a worker thread and so may be awaited from async tests
+    on asyncio or trio. ``faults`` is the server's [`Faults`][expys_stream.testing.Faults] itself
+    (it is thread-safe).
 
     Entering starts the thread and the server; leaving closes every
     connection and stops the thread before it returns.
@@ -129,7 +127,7 @@ class ConciergeThread:
 
     @property
     def faults(self) -> Faults:
-        """The server's :class:`Faults` (thread-safe)."""
+        """The server's [`Faults`][expys_stream.testing.Faults] (thread-safe)."""
         return self._server.faults
 
     @property

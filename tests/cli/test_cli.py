@@ -8,55 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
 
 import pytest
+from cli_support import CONVERSATION, run, start, wait_for_stream
 
 from expys_stream.testing import ConciergeThread
-
-CONVERSATION = "cnv_test"
-
-
-def run(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Any:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("EXPYS_")}
-    full_env.update(env or {})
-    full_env["NO_COLOR"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "expys_stream", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def start(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("EXPYS_")}
-    full_env.update(env)
-    full_env["NO_COLOR"] = "1"
-    return subprocess.Popen(
-        [sys.executable, "-m", "expys_stream", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=full_env,
-    )
-
-
-def wait_for_stream(server: ConciergeThread, deadline: float = 20) -> None:
-    server.wait_for_streams(1, CONVERSATION, timeout=deadline)
-
-
-@pytest.fixture
-def concierge_env(concierge: ConciergeThread) -> dict[str, str]:
-    token = concierge.add_member(CONVERSATION, "usr_alice")
-    concierge.add_member(CONVERSATION, "usr_bob")
-    return {
-        "EXPYS_BASE_URL": concierge.base_url,
-        "EXPYS_CONVERSATION_ID": CONVERSATION,
-        "EXPYS_MEMBER_TOKEN": token,
-    }
 
 
 def test_tail_prints_history_then_live(
@@ -178,7 +134,11 @@ def test_demo_json_summary() -> None:
     assert summary["kind"] == "summary"
     assert (summary["lost"], summary["repeated"], summary["in_order"]) == (0, 0, True)
     assert summary["reconnects"] >= 1
-    assert [line["kind"] for line in lines[:-1]] == ["history"] * 5 + ["live"] * 12
+    messages = [line["kind"] for line in lines[:-1] if line["kind"] != "status"]
+    assert messages == ["history"] * 5 + ["live"] * 12
+    # The connection's state is in the same stream, as records of its own kind.
+    states = [line["state"] for line in lines if line["kind"] == "status"]
+    assert states[:3] == ["connected", "reconnecting", "connected"]
 
 
 def test_serve_prints_ready_to_paste_settings() -> None:
