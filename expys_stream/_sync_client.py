@@ -3,28 +3,26 @@
 Arguments are checked in the caller's thread by the async constructors
 themselves (no I/O, no loop needed), so bad input raises here, before any
 thread starts. Requests and streams then run on the one event-loop thread
-of :mod:`expys_stream._portal`.
+of ``expys_stream._portal``.
 """
 
 from __future__ import annotations
 
-import ssl
 import threading
 import warnings
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal, Unpack
 
 from . import _portal
-from ._client import DEFAULT_REQUEST_RETRIES
 from ._client import Client as _AsyncClient
 from ._client import open_message_stream as _async_open_message_stream
 from ._errors import StreamClosed
-from ._event_stream import DEFAULT_USER_AGENT, TokenSource
+from ._event_stream import TokenSource
 from ._event_stream import open_event_stream as _async_open_event_stream
 from ._models import Message, MessagePage
+from ._options import ClientOptions, Environment, EventStreamOptions
 from ._sync_streams import EventStream, MessageStream
-from .sse import DEFAULT_MAX_EVENT_SIZE
 
 __all__ = ["Client", "open_event_stream", "open_message_stream"]
 
@@ -32,9 +30,9 @@ __all__ = ["Client", "open_event_stream", "open_message_stream"]
 class Client:
     """A client of the concierge service for one member token, for blocking code.
 
-    The twin of :class:`expys_stream.Client`, with the same arguments,
-    errors and results. Use it as a context manager (or call
-    :meth:`close`)::
+    The twin of [`expys_stream.Client`][expys_stream.Client], with the same
+    arguments, errors and results. Use it as a context manager (or call
+    [`close`][expys_stream.sync.Client.close]):
 
         with Client(token=token) as client:
             page = client.list_messages("cnv_123", limit=10)
@@ -44,8 +42,8 @@ class Client:
                     ...
 
     It may be shared by threads: each call runs as its own task on the
-    library's event-loop thread (docs/sync.md); a stream belongs to the
-    thread that iterates it.
+    library's event-loop thread ([the sync guide](../sync.md)); a stream
+    belongs to the thread that iterates it.
 
     Args:
         token: the member token, or a callable returning a fresh one (called
@@ -54,24 +52,19 @@ class Client:
         base_url: the service's base URL (may carry a path prefix); else
             ``EXPYS_BASE_URL``; else the environment's.
         environment: ``"production"`` or ``"sandbox"``.
-        pool: an ``httpcore.AsyncConnectionPool`` to use and leave open (it
-            runs on the library's event-loop thread); by default the client
-            makes one and closes it in ``close``.
-        connect_timeout: seconds to connect and send a request.
-        read_timeout: seconds of silence before a stream reconnects.
-        backoff_base: the first retry waits up to this many seconds.
-        backoff_cap: no retry waits longer than this by our choice.
-        reset_after: seconds a stream connection must last to reset backoff.
-        max_retries: consecutive failed stream attempts before
-            :class:`RetryLimitExceeded`; None retries forever.
-        request_retries: retries of a list or send request.
-        max_event_size: the largest SSE line or event data, in bytes.
-        ssl_context: the ``ssl.SSLContext`` for https; verification is on
-            by default.
-        user_agent: the User-Agent header.
+        **options: the options of [`ClientOptions`][expys_stream.ClientOptions]
+            (``pool``, ``connect_timeout``, ``read_timeout``, ``backoff_base``,
+            ``backoff_cap``, ``reset_after``, ``max_retries``,
+            ``request_retries``, ``max_event_size``, ``ssl_context``,
+            ``user_agent``), each with its default there. A ``pool`` is an
+            ``httpcore.AsyncConnectionPool``: it runs on the library's
+            event-loop thread, and the client leaves it open.
 
     Raises:
-        RuntimeError: a call made on a thread that runs an event loop.
+        TypeError: an unknown option, or one of the wrong type.
+        ValueError: an option out of range, or a bad base URL.
+        RuntimeError: a request or stream started on a thread that runs an
+            event loop.
     """
 
     def __init__(
@@ -79,34 +72,16 @@ class Client:
         *,
         token: TokenSource,
         base_url: str | None = None,
-        environment: str = "production",
-        pool: Any = None,
-        connect_timeout: float | None = 10.0,
-        read_timeout: float | None = 45.0,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 10.0,
-        reset_after: float = 60.0,
-        max_retries: int | None = None,
-        request_retries: int = DEFAULT_REQUEST_RETRIES,
-        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
-        ssl_context: ssl.SSLContext | None = None,
-        user_agent: str = DEFAULT_USER_AGENT,
+        environment: Environment = "production",
+        **options: Unpack[ClientOptions],
     ) -> None:
+        # The async constructor checks every argument and option, here in
+        # the caller's thread: a bad one raises before any thread starts.
         self._aclient = _AsyncClient(
             token=_portal.sync_token(token),
             base_url=base_url,
             environment=environment,
-            pool=pool,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-            reset_after=reset_after,
-            max_retries=max_retries,
-            request_retries=request_retries,
-            max_event_size=max_event_size,
-            ssl_context=ssl_context,
-            user_agent=user_agent,
+            **options,
         )
         self._lock = threading.Lock()
         self._lease: _portal.Lease | None = None  # taken on first use
@@ -132,10 +107,13 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        """Close the client: its open streams end with :class:`StreamClosed`
+        """Close the client; returns once its connection pool is closed.
+
+        Its open streams end with [`StreamClosed`][expys_stream.StreamClosed]
         (after the messages they already received), further requests raise
         it, and the connection pool is closed if the client made it.
-        Idempotent; returns once the pool is closed."""
+        Idempotent.
+        """
         with self._lock:
             if self._closed:
                 return
@@ -184,10 +162,17 @@ class Client:
 
         Raises:
             ValueError: ``limit`` outside 1..100, or text that is not valid
-                Unicode. TypeError: ``before`` is not a non-empty str.
-            AuthenticationError, PermissionDeniedError,
-            ConversationNotFoundError, HTTPStatusError: the server refused.
-            TransportError, ServerError, RateLimitedError: retries spent.
+                Unicode.
+            TypeError: ``before`` is not a non-empty str.
+            AuthenticationError: 401, even after a fresh token.
+            PermissionDeniedError: 403, the token's user is not a member.
+            ConversationNotFoundError: 404, no such conversation.
+            HTTPStatusError: another error status.
+            RateLimitedError: 429, once the retries are spent.
+            ServerError: 5xx, once the retries are spent.
+            TransportError: the network failed, once the retries are spent.
+            StreamClosed: the client is closed.
+            RuntimeError: called on a thread that runs an event loop.
         """
         portal = self._portal_lease().portal
 
@@ -206,9 +191,14 @@ class Client:
         stores the message twice.
 
         Raises:
-            TypeError, ValueError: ``body`` or ``idempotency_key`` cannot be
-                sent (an empty or invalid key, a lone surrogate).
-            the same errors as :meth:`list_messages`.
+            TypeError: ``body`` or ``idempotency_key`` has the wrong type.
+            ValueError: ``body`` or ``idempotency_key`` cannot be sent (an
+                empty or invalid key, a lone surrogate).
+            HTTPStatusError: the server refused; the same subclasses as
+                [`list_messages`][expys_stream.sync.Client.list_messages] raises.
+            TransportError: the network failed, once the retries are spent.
+            StreamClosed: the client is closed.
+            RuntimeError: called on a thread that runs an event loop.
         """
         portal = self._portal_lease().portal
 
@@ -236,13 +226,16 @@ class Client:
             history: first deliver the newest ``history`` messages of the
                 backlog (oldest first), then go live right after the last of
                 them, so nothing sent in between is lost or repeated.
-            on_invalid: ``"raise"`` a :class:`MessageDecodeError` for a
+            on_invalid: ``"raise"`` a
+                [`MessageDecodeError`][expys_stream.MessageDecodeError] for a
                 message event that is not a valid message, or ``"skip"`` it
                 with a warning in the log.
 
         Raises:
             ValueError: ``history`` outside 0..100, or given together with
                 ``last_event_id``.
+            StreamClosed: the client is closed.
+            RuntimeError: called on a thread that runs an event loop.
         """
         if self._closed:
             raise StreamClosed("the client is closed")
@@ -260,15 +253,15 @@ def open_message_stream(
     *,
     token: TokenSource,
     base_url: str | None = None,
-    environment: str = "production",
+    environment: Environment = "production",
     last_event_id: str | None = None,
     history: int = 0,
     on_invalid: Literal["raise", "skip"] = "raise",
-    **options: Any,
+    **options: Unpack[ClientOptions],
 ) -> MessageStream:
-    """Stream a conversation's new messages, live, as :class:`Message` objects.
+    """Stream a conversation's new messages, live, as [`Message`][expys_stream.Message] objects.
 
-    ::
+    The twin of [`expys_stream.open_message_stream`][expys_stream.open_message_stream]:
 
         with open_message_stream("cnv_123", token=token) as stream:
             for message in stream:
@@ -279,11 +272,17 @@ def open_message_stream(
     the block (``break``, ``return``, an exception, Ctrl-C) closes the
     connection and any pending reconnect timer before it returns.
 
-    ``options`` are the :class:`Client` keyword arguments (timeouts,
-    backoff, ``max_retries``, ``max_event_size``, ``pool``, ``ssl_context``,
-    ``user_agent``). The stream closes the private client it makes.
-    ``last_event_id``, ``history`` and ``on_invalid`` are as for
-    :meth:`Client.open_message_stream`.
+    ``token``, ``base_url``, ``environment`` and ``**options`` (the options
+    of [`ClientOptions`][expys_stream.ClientOptions]: timeouts, backoff,
+    ``max_retries``, ``max_event_size``, ``pool``, ``ssl_context``,
+    ``user_agent``...) are as for [`Client`][expys_stream.sync.Client]; the
+    stream closes the private client it makes. ``last_event_id``,
+    ``history`` and ``on_invalid`` are as for
+    [`Client.open_message_stream`][expys_stream.sync.Client.open_message_stream].
+
+    Raises:
+        TypeError: an unknown option, or one of the wrong type.
+        ValueError: an argument or option is invalid (checked before any I/O).
     """
     astream = _async_open_message_stream(
         conversation_id,
@@ -304,64 +303,46 @@ def open_event_stream(
     headers: Mapping[str, str] | None = None,
     token: TokenSource | None = None,
     last_event_id: str | None = None,
-    pool: Any = None,
-    connect_timeout: float | None = 10.0,
-    read_timeout: float | None = 45.0,
-    backoff_base: float = 0.5,
-    backoff_cap: float = 10.0,
-    reset_after: float = 60.0,
-    max_retries: int | None = None,
-    max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
-    ssl_context: Any = None,
-    user_agent: str = DEFAULT_USER_AGENT,
+    **options: Unpack[EventStreamOptions],
 ) -> EventStream:
     """Open a reconnecting SSE stream to any ``http(s)`` URL, for blocking code.
 
-    Use the result with ``with``, then ``for``. The same guarantees as the
-    message stream apply: reconnect with full-jitter backoff,
-    ``Last-Event-ID`` resume, idle detection, clean cancellation.
+    The twin of [`expys_stream.open_event_stream`][expys_stream.open_event_stream].
+    Use the result with ``with``, then ``for``:
+
+        with open_event_stream(url, headers=headers) as stream:
+            for event in stream:
+                ...
+
+    The same guarantees as the message stream apply: reconnect with
+    full-jitter backoff, ``Last-Event-ID`` resume, idle detection, clean
+    cancellation.
 
     Args:
         url: the absolute http or https URL of the event stream.
         headers: extra request headers (sent to the first URL's origin only
             when they carry credentials).
         token: a bearer token, or a callable that returns a fresh one;
-            called before every connection (in a worker thread).
+            called before every connection, in a worker thread, so it may
+            block (an awaitable it returns is awaited).
         last_event_id: resume after this event ID.
-        pool: an ``httpcore.AsyncConnectionPool`` to use (left open);
-            by default the stream makes and closes its own.
-        connect_timeout: seconds to connect (and to send the request).
-        read_timeout: seconds of silence before the connection is replaced.
-        backoff_base: the first retry waits up to this many seconds.
-        backoff_cap: no retry waits longer than this (but a server's
-            ``retry:`` or ``Retry-After`` may ask for longer).
-        reset_after: seconds a connection must stay up to reset the backoff.
-        max_retries: consecutive failures before giving up; None: never.
-        max_event_size: the longest line or event data accepted, in bytes.
-        ssl_context: an ``ssl.SSLContext`` for https (verification is on by
-            default).
-        user_agent: the User-Agent header.
+        **options: the options of
+            [`EventStreamOptions`][expys_stream.EventStreamOptions]
+            (``pool``, ``connect_timeout``, ``read_timeout``,
+            ``backoff_base``, ``backoff_cap``, ``reset_after``,
+            ``max_retries``, ``max_event_size``, ``ssl_context``,
+            ``user_agent``), each with its default there. A ``pool`` is an
+            ``httpcore.AsyncConnectionPool``: it runs on the library's
+            event-loop thread.
 
     Raises:
+        TypeError: an unknown option, or one of the wrong type.
         ValueError: an argument is invalid (checked before any I/O).
     """
     if token is not None:
         token = _portal.sync_token(token)
     astream = _async_open_event_stream(
-        url,
-        headers=headers,
-        token=token,
-        last_event_id=last_event_id,
-        pool=pool,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        backoff_base=backoff_base,
-        backoff_cap=backoff_cap,
-        reset_after=reset_after,
-        max_retries=max_retries,
-        max_event_size=max_event_size,
-        ssl_context=ssl_context,
-        user_agent=user_agent,
+        url, headers=headers, token=token, last_event_id=last_event_id, **options
     )
     return EventStream(astream)
 

@@ -1,7 +1,7 @@
 """Blocking streams: an async stream held open on the shared portal's loop.
 
 Entering a sync stream starts one *host* task on the portal
-(:mod:`expys_stream._portal`) that enters the async stream and then runs its
+(``expys_stream._portal``) that enters the async stream and then runs its
 *pump*: the pump takes a whole batch (one socket read's worth of messages,
 decoded) with the async stream's private ``_take_batch`` and puts it in a
 hand-off queue, one batch ahead of the caller, and waits for a credit. The
@@ -283,12 +283,13 @@ class _SyncStream(Generic[_T]):
 
 
 class MessageStream(_SyncStream[Message]):
-    """A live stream of a conversation's new messages, as :class:`Message`.
+    """A live stream of a conversation's new messages, as [`Message`][expys_stream.Message].
 
-    The blocking twin of :class:`expys_stream.MessageStream`: get one from
-    :func:`expys_stream.sync.open_message_stream` or
-    :meth:`expys_stream.sync.Client.open_message_stream` and use it with
-    ``with``, then ``for``. Every message arrives once, in order, across
+    The blocking twin of [`expys_stream.MessageStream`][expys_stream.MessageStream]:
+    get one from
+    [`expys_stream.sync.open_message_stream`][expys_stream.sync.open_message_stream]
+    or [`Client.open_message_stream`][expys_stream.sync.Client.open_message_stream]
+    and use it with ``with``, then ``for``. Every message arrives once, in order, across
     reconnects. Use it from one thread (``close()`` may come from any).
 
     Attributes:
@@ -324,11 +325,12 @@ class MessageStream(_SyncStream[Message]):
 
 
 class EventStream(_SyncStream[ServerSentEvent]):
-    """A live stream of :class:`ServerSentEvent` from any SSE endpoint.
+    """A live stream of [`ServerSentEvent`][expys_stream.ServerSentEvent] from any SSE endpoint.
 
-    The blocking twin of :class:`expys_stream.EventStream`: get one from
-    :func:`expys_stream.sync.open_event_stream` and use it with ``with``,
-    then ``for``::
+    The blocking twin of [`expys_stream.EventStream`][expys_stream.EventStream]:
+    get one from
+    [`expys_stream.sync.open_event_stream`][expys_stream.sync.open_event_stream]
+    and use it with ``with``, then ``for``:
 
         with open_event_stream(url, headers=headers) as stream:
             for event in stream:
