@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._errors import NotFoundError as NotFoundError
     from ._errors import PermissionDeniedError as PermissionDeniedError
     from ._errors import ProtocolError as ProtocolError
+    from ._errors import ProxyError as ProxyError
     from ._errors import RateLimitedError as RateLimitedError
     from ._errors import ReadTimeout as ReadTimeout
     from ._errors import RedirectError as RedirectError
@@ -57,6 +58,7 @@ _ERRORS = (
     "NotFoundError",
     "PermissionDeniedError",
     "ProtocolError",
+    "ProxyError",
     "RateLimitedError",
     "ReadTimeout",
     "RedirectError",

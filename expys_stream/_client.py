@@ -113,7 +113,7 @@ class Client:
             (``pool``, ``connect_timeout``, ``read_timeout``, ``backoff_base``,
             ``backoff_cap``, ``reset_after``, ``max_retries``,
             ``request_retries``, ``max_event_size``, ``ssl_context``,
-            ``user_agent``), each with its default there.
+            ``user_agent``, ``proxy``, ``trust_env``), each with its default there.
 
     Raises:
         TypeError: an unknown option, or one of the wrong type.

@@ -20,6 +20,7 @@ the rest of the tree grows here::
     │   ├── NotAnEventStream        200 with another content type
     │   └── RedirectError           too many hops, or a bad Location
     ├── MessageDecodeError          a message event that is not a message
+    ├── ProxyError                  the proxy refused for good (407...): not retried
     ├── RetryLimitExceeded          max_retries reached (.last_error)
     └── StreamClosed                the stream was used after it was closed
 
@@ -43,6 +44,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "ProtocolError",
+    "ProxyError",
     "RateLimitedError",
     "ReadTimeout",
     "RedirectError",
@@ -192,6 +194,36 @@ def _rebuild_decode_error(text: str, event_id: str, excerpt: str) -> MessageDeco
     return error
 
 
+class ProxyError(ExpysError):
+    """The proxy refused the request for good; it is not retried.
+
+    A 407 (Proxy Authentication Required: credentials missing or wrong),
+    another 4xx answer to ``CONNECT`` (403: the proxy's policy forbids the
+    destination), or a SOCKS proxy that refused the credentials. A proxy
+    that cannot be reached, or that cannot reach the service (502, 503,
+    504), is a [`ConnectError`][expys_stream.ConnectError] instead, and is retried.
+
+    Attributes:
+        status: the proxy's HTTP status, or None (a SOCKS proxy).
+        proxy: the proxy's URL, without its credentials.
+    """
+
+    status: int | None
+    proxy: str
+
+    def __init__(self, message: str, *, status: int | None, proxy: str) -> None:
+        self.status = status
+        self.proxy = proxy
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_proxy_error, (self.args[0], self.status, self.proxy))
+
+
+def _rebuild_proxy_error(message: str, status: int | None, proxy: str) -> ProxyError:
+    return ProxyError(message, status=status, proxy=proxy)
+
+
 class RetryLimitExceeded(ExpysError):
     """The stream gave up after ``max_retries`` consecutive failed attempts.
 
@@ -227,6 +259,7 @@ for _cls in (
     NotAnEventStream,
     RedirectError,
     MessageDecodeError,
+    ProxyError,
     RetryLimitExceeded,
     StreamClosed,
 ):

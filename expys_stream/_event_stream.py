@@ -45,6 +45,7 @@ from ._errors import (
     TransportError,
 )
 from ._options import DEFAULT_USER_AGENT, EventStreamOptions, Settings, event_stream_settings
+from ._proxy import resolve_proxy
 from ._transport import (
     Response,
     StreamBody,
@@ -716,6 +717,9 @@ def configure(settings: Settings) -> tuple[StreamOptions, Transport]:
         ssl_context=settings.ssl_context,
         connect_timeout=settings.connect_timeout,
         user_agent=settings.user_agent,
+        proxy=resolve_proxy(
+            settings.proxy, settings.trust_env, pool_given=settings.pool is not None
+        ),
     )
     return options, transport
 
@@ -746,7 +750,7 @@ def open_event_stream(
             (``pool``, ``connect_timeout``, ``read_timeout``,
             ``backoff_base``, ``backoff_cap``, ``reset_after``,
             ``max_retries``, ``max_event_size``, ``ssl_context``,
-            ``user_agent``), each with its default there.
+            ``user_agent``, ``proxy``, ``trust_env``), each with its default there.
 
     Raises:
         TypeError: an unknown option, or one of the wrong type.

@@ -78,6 +78,12 @@ class EventStreamOptions(TypedDict, total=False):
         ssl_context: the ``ssl.SSLContext`` for https; ``None``: one that
             verifies certificates. Default ``None``.
         user_agent: the User-Agent header. Default ``'expys-stream/0.1'``.
+        proxy: the proxy for every request (``http://``, ``https://``,
+            ``socks5://`` or ``socks5h://``, maybe with ``user:password@``);
+            ``None``: the environment's (``HTTPS_PROXY``, ``NO_PROXY``...)
+            when ``trust_env`` is true. Default ``None``.
+        trust_env: read the proxy environment variables when ``proxy`` is
+            ``None``. Default ``True``.
     """
 
     pool: httpcore.AsyncConnectionPool | None
@@ -90,6 +96,8 @@ class EventStreamOptions(TypedDict, total=False):
     max_event_size: int
     ssl_context: ssl.SSLContext | None
     user_agent: str
+    proxy: str | None
+    trust_env: bool
 
 
 class ClientOptions(EventStreamOptions, total=False):
@@ -121,6 +129,8 @@ class Settings:
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE
     ssl_context: ssl.SSLContext | None = None
     user_agent: str = DEFAULT_USER_AGENT
+    proxy: str | None = None
+    trust_env: bool = True
     request_retries: int = DEFAULT_REQUEST_RETRIES
 
 

@@ -51,6 +51,7 @@ from ._errors import (
     StreamClosed,
     TransportError,
 )
+from ._proxy import ProxyPools, ProxySettings, proxy_failure, proxy_refused
 from ._text import printable
 
 __all__ = [
@@ -494,6 +495,7 @@ class Transport:
         ssl_context: ssl.SSLContext | None = None,
         connect_timeout: float | None = 10.0,
         user_agent: str,
+        proxy: ProxySettings | None = None,
     ) -> None:
         if pool is not None and not callable(getattr(pool, "handle_async_request", None)):
             raise TypeError("pool must be an httpcore.AsyncConnectionPool (an async one) or None")
@@ -505,16 +507,15 @@ class Transport:
         if problem is not None:
             raise ValueError(f"user_agent: {problem}")
         self._owns_pool = pool is None
-        self._pool = (
-            pool
-            if pool is not None
-            else httpcore.AsyncConnectionPool(
-                ssl_context=ssl_context,
-                max_connections=None,
-                http1=True,
-                http2=False,
-            )
-        )
+        options: dict[str, Any] = {
+            "ssl_context": ssl_context,
+            "max_connections": None,
+            "http1": True,
+            "http2": False,
+        }
+        self._pool = pool if pool is not None else httpcore.AsyncConnectionPool(**options)
+        # Requests that the proxy settings send through a proxy use its pool.
+        self._proxies = None if proxy is None or pool is not None else ProxyPools(proxy, options)
         self._connect_timeout = connect_timeout
         self._user_agent = user_agent.encode("latin-1", "replace")
         self._closed = False
@@ -544,6 +545,8 @@ class Transport:
         if self._owns_pool:
             with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
                 await self._pool.aclose()
+                if self._proxies is not None:
+                    await self._proxies.aclose()
 
     async def open(
         self,
@@ -616,11 +619,23 @@ class Transport:
             content=body,
             extensions=self._extensions(read_timeout),
         )
+        proxies = self._proxies
+        proxy = None if proxies is None else proxies.settings.proxy_for(url)
+        pool = self._pool if proxy is None or proxies is None else proxies.pool(proxy)
         try:
-            raw = await self._pool.handle_async_request(request)
+            raw = await pool.handle_async_request(request)
         except Exception as exc:
+            failure = (
+                None if proxy is None else proxy_failure(exc, proxy, _redact(url), _describe(exc))
+            )
+            if failure is not None:
+                raise failure from None
             _raise_translated(exc, url)
-        return Response(status=raw.status, headers=raw.headers, url=url, raw=raw)
+        response = Response(status=raw.status, headers=raw.headers, url=url, raw=raw)
+        if proxy is not None and raw.status == 407:  # from a forward proxy (http URLs)
+            await response.aclose()
+            raise proxy_refused(proxy, _redact(url), 407, "407 Proxy Authentication Required")
+        return response
 
 
 def _host_header(url: str) -> bytes:

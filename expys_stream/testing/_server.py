@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 from types import TracebackType
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
+from anyio.streams.tls import TLSStream
 
 from expys_stream._models import Message
 from expys_stream.sse import encode_event
@@ -62,6 +64,7 @@ class ConciergeServer:
         retry_ms: int = 1500,
         max_queued_events: int = 10_000,
         path_prefix: str = "",
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if not isinstance(host, str):
             raise TypeError("host must be a str (an address or a name)")
@@ -82,6 +85,9 @@ class ConciergeServer:
             raise ValueError("retry_ms must be an int >= 0")
         if type(max_queued_events) is not int or max_queued_events < 1:
             raise ValueError("max_queued_events must be an int >= 1")
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise TypeError("ssl_context must be an ssl.SSLContext (server side) or None")
+        self._ssl_context = ssl_context
         self._host = host
         self._port = port
         self._prefix = path_prefix
@@ -145,9 +151,10 @@ class ConciergeServer:
 
     @property
     def base_url(self) -> str:
-        """``http://HOST:PORT`` plus the path prefix; no trailing slash."""
+        """``http://HOST:PORT`` (``https://`` with TLS) plus the path prefix; no trailing slash."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._bound_port}{self._prefix}"
+        scheme = "http" if self._ssl_context is None else "https"
+        return f"{scheme}://{host}:{self._bound_port}{self._prefix}"
 
     @property
     def port(self) -> int:
@@ -286,7 +293,23 @@ class ConciergeServer:
                 logger.warning("concierge: accept failed: %r", exc)
                 await anyio.sleep(0.05)
                 continue
-            self._task_group.start_soon(self._service.serve_connection, stream)
+            if self._ssl_context is None:
+                self._task_group.start_soon(self._service.serve_connection, stream)
+            else:
+                self._task_group.start_soon(self._serve_tls, stream, self._ssl_context)
+
+    async def _serve_tls(self, stream: anyio.abc.SocketStream, context: ssl.SSLContext) -> None:
+        # The handshake runs in the connection's task, not the accept loop.
+        try:
+            with anyio.fail_after(10):
+                tls = await TLSStream.wrap(
+                    stream, server_side=True, ssl_context=context, standard_compatible=False
+                )
+        except (OSError, TimeoutError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
+            logger.debug("concierge: TLS handshake failed: %r", exc)
+            await anyio.aclose_forcefully(stream)
+            return
+        await self._service.serve_connection(tls)
 
 
 def serve_concierge(
@@ -297,6 +320,7 @@ def serve_concierge(
     retry_ms: int = 1500,
     max_queued_events: int = 10_000,
     path_prefix: str = "",
+    ssl_context: ssl.SSLContext | None = None,
 ) -> ConciergeServer:
     """The embedded concierge server, to use as ``async with serve_concierge() as server``.
 
@@ -311,6 +335,8 @@ def serve_concierge(
             disconnects it.
         path_prefix: serve under this path (e.g. ``"/prefix"``), to test
             base URLs that carry one; ``base_url`` includes it.
+        ssl_context: a server-side ``ssl.SSLContext`` to serve https
+            (``base_url`` then starts with ``https://``); None: plain http.
 
     Works on asyncio and trio. Leaving the block closes the listener and
     every connection, streams included, before it returns.
@@ -322,6 +348,7 @@ def serve_concierge(
         retry_ms=retry_ms,
         max_queued_events=max_queued_events,
         path_prefix=path_prefix,
+        ssl_context=ssl_context,
     )
 
 

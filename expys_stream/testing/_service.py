@@ -98,7 +98,7 @@ class Service:
         self._prefix = prefix
         self.requests: list[RecordedRequest] = []
 
-    async def serve_connection(self, stream: anyio.abc.SocketStream) -> None:
+    async def serve_connection(self, stream: anyio.abc.ByteStream) -> None:
         """Answer the requests of one accepted connection until it is done, then close it."""
         http = HttpConnection(stream)
         try:
