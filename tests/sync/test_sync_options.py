@@ -139,6 +139,7 @@ open_message_stream("c", token="t", read_timout=5.0)  # E: Unexpected keyword ar
 open_message_stream("c", token="t", backoff_cap=None)  # E: Argument "backoff_cap"
 open_event_stream("http://x/s", request_retries=2)  # E: Unexpected keyword argument "request_r
 open_event_stream("http://x/s", ssl_context=True)  # E: Argument "ssl_context"
+open_event_stream("http://x/s", trust_env="no")  # E: Argument "trust_env"
 """
 
 GOOD = """
@@ -173,6 +174,8 @@ def everything(pool: httpcore.AsyncConnectionPool) -> list[object]:
         max_event_size=4096,
         ssl_context=ssl.create_default_context(),
         user_agent="tests/1",
+        proxy="http://127.0.0.1:3128",
+        trust_env=False,
     )
     stream: MessageStream = open_message_stream(
         "c", token=lambda: "t", history=5, on_invalid="skip", max_retries=3, pool=None
