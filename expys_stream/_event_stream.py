@@ -694,6 +694,16 @@ class EventStream(_StreamCore):
                 raise item.error
             # A _Prelude never reaches a plain event stream.
 
+    async def _take_batch(self) -> list[ServerSentEvent]:
+        # The sync client's hop (docs/sync.md): the next event, waiting as
+        # __anext__ does, and the rest of its batch.
+        await self.__anext__()
+        batch = self._batch
+        events = batch[self._index - 1 :]
+        self._index = len(batch)
+        self._last = events[-1]
+        return events
+
 
 def configure(settings: Settings) -> tuple[StreamOptions, Transport]:
     """The validated options and the transport for the public keyword options.

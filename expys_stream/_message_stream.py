@@ -66,12 +66,7 @@ class MessageStream(_StreamCore):
     @property
     def last_event_id(self) -> str | None:
         """The id of the last message returned to you, or None."""
-        last = self._last
-        if last is None:
-            return None
-        if isinstance(last, Message):
-            return last.id
-        return str(last.id) or None
+        return _id_of(self._last)
 
     async def __aenter__(self) -> MessageStream:
         await super().__aenter__()
@@ -121,12 +116,47 @@ class MessageStream(_StreamCore):
             elif isinstance(item, _Failure):
                 raise item.error
 
+    async def _take_batch(self) -> tuple[list[Message], list[Any]]:
+        # The sync client's hop (docs/sync.md): the next message, waiting as
+        # __anext__ does, then the rest of its batch without waiting, with
+        # what _last was after each (for last_event_id). An invalid message
+        # ends the list; the next call raises (or skips) it at its place.
+        messages = [await self.__anext__()]
+        lasts = [self._last]
+        batch, index = self._batch, self._index
+        if self._is_history:
+            messages += batch[index:]
+            lasts += batch[index:]
+            index = len(batch)
+        else:
+            while index < len(batch):
+                event = batch[index]
+                if event._event == "message":
+                    try:
+                        messages.append(_decode(event._data_bytes))
+                    except _DECODE_ERRORS:
+                        break
+                    lasts.append(event)
+                index += 1
+        self._index = index
+        self._last = lasts[-1]
+        return messages, lasts
+
     def _invalid(self, event: Any, exc: BaseException) -> None:
         excerpt = event.data[:_EXCERPT]
         error = MessageDecodeError(str(exc)[:200], event_id=event.id, excerpt=excerpt)
         if not self._skip_invalid:
             raise error from None
         logger.warning("skipping an invalid message event: %s", error)
+
+
+def _id_of(last: Any) -> str | None:
+    # last_event_id from the last event (or history Message) returned.
+    if last is None:
+        return None
+    if isinstance(last, Message):
+        return last.id
+    return str(last.id) or None
 
 
 MessageStream.__module__ = "expys_stream"
