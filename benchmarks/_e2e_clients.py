@@ -28,11 +28,14 @@ The stream clients, ``NAME`` (backends):
     found with ``bytes.find`` and decoded by the same msgspec decoder as
     ours. It knows this stream's shape (no CR, data on the block's last
     line) and no SSE rule: a yardstick, not a client.
-``ours`` (asyncio, trio)
-    ``expys_stream.open_message_stream``.
-``httpx-sse`` (asyncio, trio)
+``ours`` (asyncio, trio, sync)
+    ``expys_stream.open_message_stream``; on ``sync``,
+    ``expys_stream.sync.open_message_stream`` (the same engine on its
+    event-loop thread, a batch of messages per hop to the caller's thread).
+``httpx-sse`` (asyncio, trio, sync)
     ``httpx.AsyncClient`` + ``httpx_sse.aconnect_sse(...).aiter_sse()``,
-    ``json.loads(sse.data)``.
+    ``json.loads(sse.data)``; on ``sync``, ``httpx.Client`` +
+    ``httpx_sse.connect_sse(...).iter_sse()``.
 ``aiohttp`` (asyncio)
     ``aiohttp.ClientSession``; the response's line reader
     (``async for line in response.content``) with the SSE fields parsed by
@@ -267,6 +270,59 @@ async def stream_ours(cfg: Config) -> Outcome:
     return Outcome(n, first, last, elapsed, cpu)
 
 
+def stream_ours_sync(cfg: Config) -> Outcome:
+    from expys_stream import ExpysError
+    from expys_stream.sync import open_message_stream
+
+    target = cfg.messages
+    n = 0
+    first = last = None
+    started = clock_start()
+    # (The event-loop thread starts on entry: inside the clock, as it would
+    # for a program's first stream.)
+    try:
+        with open_message_stream(
+            CONVERSATION, token=TOKEN, base_url=cfg.base_url, max_retries=0, read_timeout=30.0
+        ) as stream:
+            for message in stream:
+                n += 1
+                if first is None:
+                    first = message
+                last = message
+                if n >= target:
+                    break
+            elapsed, cpu = clock_stop(started)
+    except ExpysError as exc:
+        raise RuntimeError(f"after {n} messages: {exc}") from exc
+    return Outcome(n, first, last, elapsed, cpu)
+
+
+def stream_httpx_sse_sync(cfg: Config) -> Outcome:
+    import httpx
+    from httpx_sse import connect_sse
+
+    loads = json.loads
+    target = cfg.messages
+    n = 0
+    first = last = None
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(timeout=httpx.Timeout(30.0)) as client:
+        started = clock_start()
+        with connect_sse(client, "GET", cfg.url(), headers=headers) as source:
+            for sse in source.iter_sse():
+                if sse.event != "message" or not sse.data:
+                    continue
+                message = loads(sse.data)
+                n += 1
+                if first is None:
+                    first = message
+                last = message
+                if n >= target:
+                    break
+            elapsed, cpu = clock_stop(started)
+    return Outcome(n, first, last, elapsed, cpu)
+
+
 async def stream_httpx_sse(cfg: Config) -> Outcome:
     import httpx
     from httpx_sse import aconnect_sse
@@ -375,10 +431,17 @@ StreamClient = Callable[[Config], Any]
 STREAM_CLIENTS: dict[str, tuple[StreamClient, tuple[str, ...]]] = {
     "raw": (stream_raw, ("sync",)),
     "floor": (stream_floor, ("asyncio", "trio")),
-    "ours": (stream_ours, ("asyncio", "trio")),
-    "httpx-sse": (stream_httpx_sse, ("asyncio", "trio")),
+    "ours": (stream_ours, ("asyncio", "trio", "sync")),
+    "httpx-sse": (stream_httpx_sse, ("asyncio", "trio", "sync")),
     "aiohttp": (stream_aiohttp, ("asyncio",)),
     "launchdarkly": (stream_launchdarkly, ("asyncio",)),
+}
+
+
+# The blocking versions of clients that also run on an event loop.
+SYNC_TWINS: dict[str, StreamClient] = {
+    "ours": stream_ours_sync,
+    "httpx-sse": stream_httpx_sse_sync,
 }
 
 
@@ -388,7 +451,7 @@ def run_stream(name: str, cfg: Config) -> dict[str, Any]:
         raise SystemExit(f"{name} runs on {', '.join(backends)}, not {cfg.backend}")
     outcome: Outcome
     if cfg.backend == "sync":
-        outcome = function(cfg)
+        outcome = SYNC_TWINS.get(name, function)(cfg)
     else:
         outcome = run_async(function, cfg)
     want_first, want_last = "msg_%012d" % 1, "msg_%012d" % cfg.messages  # noqa: UP031

@@ -15,7 +15,10 @@ the first and last ids, and reports its time; the parent repeats that
 messages per second, the time as a ratio to the floor client's on the same
 backend, and the speed-up over httpx + httpx-sse on the same backend. The
 raw row (a blocking socket that decodes nothing) is the server's own speed,
-to show the server is not what limits the clients.
+to show the server is not what limits the clients. The ``sync`` rows are
+blocking clients: ours (``expys_stream.sync``, compared with our asyncio
+client and with httpx-sse's sync client) and httpx-sse's
+(``httpx.Client`` + ``httpx_sse.connect_sse``).
 
 Timings are reported, never asserted: the exit status is 0 whatever they
 are, and 1 if a client got wrong or missing messages (or failed).
@@ -68,8 +71,15 @@ CONTENDERS = (
     Contender("floor", "trio", "floor: anyio socket, bytes ops, msgspec", ("trio",)),
     Contender("ours", "asyncio", "expys_stream.open_message_stream"),
     Contender("ours", "trio", "expys_stream.open_message_stream", ("trio",)),
+    Contender("ours", "sync", "expys_stream.sync.open_message_stream (blocking)"),
     Contender("httpx-sse", "asyncio", "httpx + httpx-sse, json.loads", ("httpx", "httpx_sse")),
     Contender("httpx-sse", "trio", "httpx + httpx-sse, json.loads", ("httpx", "httpx_sse", "trio")),
+    Contender(
+        "httpx-sse",
+        "sync",
+        "httpx.Client + httpx_sse.connect_sse, json.loads",
+        ("httpx", "httpx_sse"),
+    ),
     Contender("aiohttp", "asyncio", "aiohttp line reader, json.loads", ("aiohttp",)),
     Contender(
         "launchdarkly",
@@ -82,6 +92,7 @@ CONTENDERS = (
 ALWAYS = ("floor",)
 TARGET_SPEEDUP = 3.0  # ours' messages/s over httpx + httpx-sse's, each backend
 TARGET_FLOOR_RATIO = 2.0  # ours' time over the floor's, each backend
+TARGET_SYNC_RATIO = 0.7  # ours/sync messages/s over ours/asyncio's
 # Below this share of a CPU while a client runs, the client waited for
 # something: the server, or other jobs on the machine.
 CPU_SHARE_WARNING = 0.9
@@ -316,6 +327,26 @@ def print_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "value": ratio,
                 "target": f"<= {TARGET_FLOOR_RATIO:g}x",
                 "met": None if ratio is None else ratio <= TARGET_FLOOR_RATIO,
+            }
+        )
+    ours_sync, ours_async = by_key.get("ours/sync"), by_key.get("ours/asyncio")
+    if ours_sync is not None:
+        speedup = ours_sync["speedup_vs_httpx_sse"]
+        checks.append(
+            {
+                "what": f"ours/sync messages/s over {ours_sync['httpx_sse'] or NOT_RUN}",
+                "value": speedup,
+                "target": f">= {TARGET_SPEEDUP:g}x",
+                "met": None if speedup is None else speedup >= TARGET_SPEEDUP,
+            }
+        )
+        ratio = ours_sync["messages_per_s"] / ours_async["messages_per_s"] if ours_async else None
+        checks.append(
+            {
+                "what": "ours/sync messages/s over ours/asyncio's",
+                "value": ratio,
+                "target": f">= {TARGET_SYNC_RATIO:g}x",
+                "met": None if ratio is None else ratio >= TARGET_SYNC_RATIO,
             }
         )
     if checks:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ._errors import RetryLimitExceeded as RetryLimitExceeded
     from ._errors import ServerError as ServerError
     from ._errors import StreamClosed as StreamClosed
+    from ._errors import TLSVerificationError as TLSVerificationError
     from ._errors import TransportError as TransportError
     from ._event_stream import EventStream as EventStream
     from ._event_stream import TokenSource as TokenSource
@@ -65,6 +66,7 @@ _ERRORS = (
     "RetryLimitExceeded",
     "ServerError",
     "StreamClosed",
+    "TLSVerificationError",
     "TransportError",
 )
 

@@ -12,22 +12,12 @@ import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
-__all__ = [
-    "DEFAULT_MAX_SERVER_DELAY",
-    "MAX_RETRY_AFTER",
-    "Backoff",
-    "Wait",
-    "next_wait",
-    "parse_retry_after",
-]
+__all__ = ["MAX_RETRY_AFTER", "Backoff", "check_max_server_delay", "parse_retry_after"]
 
 #: A Retry-After longer than this (seconds) is taken as this when parsed:
-#: a server that asks for days is broken. ``max_server_delay`` (below)
-#: then caps what is actually waited.
+#: a server that asks for days is broken. ``max_server_delay`` (see
+#: ``_policy.retry_delay``) then caps what is actually waited.
 MAX_RETRY_AFTER = 24 * 60 * 60.0
-#: The longest wait a server may impose (``retry:`` or ``Retry-After``), in
-#: seconds, unless the caller sets ``max_server_delay``.
-DEFAULT_MAX_SERVER_DELAY = 300.0
 
 
 def is_seconds(value: object) -> bool:
@@ -103,47 +93,6 @@ def parse_retry_after(value: str | bytes | None, *, now: float | None = None) ->
         return None
     current = time.time() if now is None else now
     return min(max(0.0, when.timestamp() - current), MAX_RETRY_AFTER)
-
-
-@dataclass(frozen=True, slots=True)
-class Wait:
-    """One decision of the retry policy: how long to wait before a retry, and why.
-
-    Attributes:
-        delay: the seconds to wait.
-        attempt: the retry's number (0-based) among consecutive failures.
-        server_delay: what the server asked for, in seconds (its latest
-            ``retry:`` value or the ``Retry-After`` of this failure,
-            whichever is longer); 0 when it asked for nothing.
-        capped: whether ``server_delay`` was more than ``max_server_delay``
-            and the wait was cut down to it.
-    """
-
-    delay: float
-    attempt: int
-    server_delay: float
-    capped: bool
-
-
-def next_wait(
-    backoff: Backoff,
-    attempt: int,
-    *,
-    retry_floor: float = 0.0,
-    retry_after: float | None = None,
-    max_server_delay: float = DEFAULT_MAX_SERVER_DELAY,
-) -> Wait:
-    """The wait before retry ``attempt``: full jitter, floored by the server, capped.
-
-    The server's floors (the stream's ``retry:`` value in seconds and a
-    ``Retry-After``) make the wait at least that long, but never longer
-    than ``max_server_delay``: a hostile or broken server cannot park the
-    client for hours. The only side effect is the jitter's draw from
-    ``backoff.rng``.
-    """
-    asked = max(retry_floor, retry_after or 0.0)
-    floor = min(asked, max_server_delay)
-    return Wait(backoff.delay(attempt, floor=floor), attempt, asked, asked > max_server_delay)
 
 
 def check_max_server_delay(value: object) -> float:

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import anyio
 import msgspec
 
-from ._backoff import next_wait, parse_retry_after
+from ._backoff import parse_retry_after
 from ._errors import (
     AuthenticationError,
     ConversationNotFoundError,
@@ -28,12 +28,14 @@ from ._errors import (
     RetryLimitExceeded,
     Secrets,
     StreamClosed,
+    TLSVerificationError,
     TransportError,
 )
 from ._event_stream import TokenSource, check_token, configure, resolve_token
 from ._message_stream import MessageStream
 from ._models import Message, MessagePage, message_decoder, page_decoder
 from ._options import ClientOptions, Environment, client_settings
+from ._policy import retry_delay
 from ._transport import Response, ascii_url, header_problem, status_error
 from .sse._event import _utf8
 
@@ -118,7 +120,8 @@ class Client:
             (``pool``, ``connect_timeout``, ``read_timeout``, ``backoff_base``,
             ``backoff_cap``, ``reset_after``, ``max_retries``,
             ``request_retries``, ``max_event_size``, ``ssl_context``,
-            ``user_agent``, ``proxy``, ``trust_env``, ``max_server_delay``), each
+            ``user_agent``, ``head_timeout``, ``proxy``, ``trust_env``,
+            ``max_server_delay``), each
             with its default there.
 
     Raises:
@@ -346,7 +349,6 @@ class Client:
             request_headers = dict(headers or {})
             request_headers["Accept"] = "application/json"
             token = await resolve_token(self._token)
-            request_headers["Authorization"] = "Bearer " + token
             secrets = self._secrets.with_tokens(token)
             retry_after: float | None = None
             try:
@@ -354,6 +356,7 @@ class Client:
                     method,
                     url,
                     request_headers,
+                    origin_only={"Authorization": "Bearer " + token},
                     body=body,
                     read_timeout=_REQUEST_READ_TIMEOUT,
                 )
@@ -374,6 +377,8 @@ class Client:
                     retry_after = parse_retry_after(response.header(b"retry-after"))
                 else:
                     raise secrets.error(error)
+            except TLSVerificationError as exc:  # a configuration problem: it will not heal
+                raise secrets.error(exc) from exc.__cause__  # (cleaned, and as it was)
             except TransportError as exc:
                 error = exc
             except ExpysError as exc:  # a redirect, a request we cannot send: final
@@ -382,24 +387,24 @@ class Client:
             secrets.error(error)
             if attempt >= self._request_retries and not isinstance(error, AuthenticationError):
                 raise secrets.error(RetryLimitExceeded(attempt + 1, error)) from error
-            wait = next_wait(
+            wait = retry_delay(
                 backoff,
                 attempt,
                 retry_after=retry_after,
                 max_server_delay=self._options.max_server_delay,
             )
-            if wait.capped:
+            if wait.reason == "capped":
                 secrets.log(
                     logger,
                     logging.WARNING,
                     "the server asked to wait %.0f s before retrying %s %s; "
                     "waiting %.2f s (max_server_delay)",
-                    wait.server_delay,
+                    retry_after,
                     method,
                     url.split("?")[0],
-                    wait.delay,
+                    wait.seconds,
                 )
-            delay = wait.delay
+            delay = wait.seconds
             attempt += 1
             secrets.log(
                 logger,

@@ -7,7 +7,8 @@ the rest of the tree grows here::
     ExpysError
     ├── TransportError              the network failed (retried by streams)
     │   ├── ConnectError
-    │   └── ReadTimeout
+    │   │   └── TLSVerificationError  the certificate failed: final, not retried
+    │   └── ReadTimeout             silence, or no response head within head_timeout
     ├── HTTPStatusError             the server answered with an error status
     │   ├── AuthenticationError     401
     │   ├── PermissionDeniedError   403
@@ -62,6 +63,7 @@ __all__ = [
     "Secrets",
     "ServerError",
     "StreamClosed",
+    "TLSVerificationError",
     "TransportError",
 ]
 
@@ -70,7 +72,9 @@ class TransportError(ExpysError):
     """The connection failed: refused, reset, TLS, read error or timeout.
 
     Streams retry these with backoff; one-shot requests raise them once
-    their retries are spent.
+    their retries are spent. The exception is
+    [`TLSVerificationError`][expys_stream.TLSVerificationError], raised at
+    once.
     """
 
 
@@ -78,8 +82,40 @@ class ConnectError(TransportError):
     """The connection could not be made (refused, DNS, TLS handshake...)."""
 
 
+class TLSVerificationError(ConnectError):
+    """The server's TLS certificate failed verification; never retried.
+
+    A certificate that is untrusted, expired or for another host does not
+    heal by waiting: it is a configuration problem (the wrong URL, a missing
+    CA in ``ssl_context``, an intercepting proxy), so streams and requests
+    raise this at once instead of retrying.
+
+    Attributes:
+        reason: ``"untrusted"``, ``"expired"``, ``"not yet valid"``,
+            ``"wrong host"``, ``"revoked"`` or ``"invalid"`` (any other
+            verification failure).
+        detail: OpenSSL's words for it (bounded).
+    """
+
+    reason: str
+    detail: str
+
+    def __init__(self, message: str, *, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_tls_error, (self.args[0], self.reason, self.detail))
+
+
+def _rebuild_tls_error(message: str, reason: str, detail: str) -> TLSVerificationError:
+    return TLSVerificationError(message, reason=reason, detail=detail)
+
+
 class ReadTimeout(TransportError):
-    """Nothing at all arrived for the read timeout: the connection is dead."""
+    """Nothing at all arrived for the read timeout (the connection is dead),
+    or the response head was not complete within the head timeout."""
 
 
 class HTTPStatusError(ExpysError):
@@ -259,6 +295,7 @@ class StreamClosed(ExpysError):
 for _cls in (
     TransportError,
     ConnectError,
+    TLSVerificationError,
     ReadTimeout,
     HTTPStatusError,
     AuthenticationError,

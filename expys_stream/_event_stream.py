@@ -32,16 +32,13 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ._backoff import (
-    DEFAULT_MAX_SERVER_DELAY,
     MAX_RETRY_AFTER,
     Backoff,
     check_max_server_delay,
     is_seconds,
-    next_wait,
     parse_retry_after,
 )
 from ._channel import Channel
-from ._chunked import FramingError
 from ._errors import (
     AuthenticationError,
     ExpysError,
@@ -51,13 +48,16 @@ from ._errors import (
     RetryLimitExceeded,
     Secrets,
     StreamClosed,
+    TLSVerificationError,
     TransportError,
 )
+from ._http._chunked import FramingError
+from ._http._http11 import StreamBody, open_body
+from ._http._proxy import resolve_proxy
 from ._options import DEFAULT_USER_AGENT, EventStreamOptions, Settings, event_stream_settings
-from ._proxy import resolve_proxy
+from ._policy import DEFAULT_MAX_SERVER_DELAY, retry_delay
 from ._transport import (
     Response,
-    StreamBody,
     Transport,
     _redact,
     ascii_url,
@@ -456,6 +456,8 @@ class _StreamCore:
                     error = TransportError("the server closed the stream")
                 except _Retry as retry:
                     error, retry_after = retry.error, retry.retry_after
+                except TLSVerificationError:
+                    raise  # a configuration problem: it will not heal
                 except AuthenticationError as exc:
                     if auth_retry_spent or isinstance(self._token, str) or self._token is None:
                         raise
@@ -476,24 +478,24 @@ class _StreamCore:
                     attempt = 0
             if options.max_retries is not None and attempt >= options.max_retries:
                 raise RetryLimitExceeded(attempt + 1, error) from error
-            wait = next_wait(
+            wait = retry_delay(
                 options.backoff,
                 attempt,
-                retry_floor=self._retry_floor,
+                retry_field=self._retry_floor or None,
                 retry_after=retry_after,
                 max_server_delay=options.max_server_delay,
             )
-            if wait.capped:
+            if wait.reason == "capped":
                 self._secrets.log(
                     logger,
                     logging.WARNING,
                     "the server asked to wait %.0f s before reconnecting to %s; "
                     "waiting %.2f s (max_server_delay)",
-                    wait.server_delay,
+                    max(self._retry_floor, retry_after or 0.0),
                     self._url_for_log,
-                    wait.delay,
+                    wait.seconds,
                 )
-            delay = wait.delay
+            delay = wait.seconds
             attempt += 1
             self._secrets.log(
                 logger,
@@ -522,15 +524,19 @@ class _StreamCore:
         self, send: Channel[_Item], scope: anyio.CancelScope, connected_at: list[float]
     ) -> bool:
         """One connection; True when the server asked us to stop (204)."""
-        headers = await self._request_headers()
+        headers, origin_only = await self._request_headers()
         # The credential sent, to blank it out of anything we emit.
-        secret = _bearer(headers)
+        secret = _bearer(origin_only)
         if secret:
             self._secrets = self._secrets.with_tokens(secret)
         response = await self._transport.open(
-            "GET", self._url, headers, read_timeout=self._options.read_timeout
+            "GET",
+            self._url,
+            headers,
+            origin_only=origin_only,
+            read_timeout=self._options.read_timeout,
         )
-        del headers  # (not kept alive by this frame while the stream is idle)
+        del headers, origin_only  # (not kept alive by this frame while the stream is idle)
         try:
             await self._check(response, secret)
             if response.status == 204:
@@ -548,16 +554,16 @@ class _StreamCore:
         finally:
             await response.aclose()
 
-    async def _request_headers(self) -> dict[str, str]:
-        # Built in a function of its own so that the reader's suspended
-        # frame does not keep the dict alive for the life of the connection.
-        headers = dict(self._headers) if self._headers else {}
-        headers["Accept"] = "text/event-stream"
-        headers["Cache-Control"] = "no-cache"
+    async def _request_headers(self) -> tuple[dict[str, str], dict[str, str]]:
+        # The protocol headers (sent on every redirect hop) and the
+        # caller's with the token (sent to the first URL's origin only; a
+        # name there replaces ours in any case). Built in a function of its
+        # own so that the reader's suspended frame does not keep the dicts
+        # alive for the life of the connection.
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        origin_only = dict(self._headers) if self._headers else {}
         if self._token is not None:
-            for name in [name for name in headers if name.lower() == "authorization"]:
-                del headers[name]  # the token wins over a header given for it
-            headers["Authorization"] = "Bearer " + await resolve_token(self._token)
+            origin_only["Authorization"] = "Bearer " + await resolve_token(self._token)
         if self._resume_id:
             value = _resume_value(self._resume_id)
             if value is None:
@@ -568,7 +574,7 @@ class _StreamCore:
                     "cannot be sent back in Last-Event-ID"
                 )
             headers["Last-Event-ID"] = value
-        return headers
+        return headers, origin_only
 
     async def _check(self, response: Response, secret: str | None) -> None:
         status = response.status
@@ -590,7 +596,7 @@ class _StreamCore:
         self, response: Response, send: Channel[_Item], scope: anyio.CancelScope
     ) -> None:
         # The hot loop: one socket read, one decoder feed, one channel hop.
-        body = StreamBody(response, self._options.read_timeout, scope, bulk=self._bulk_body)
+        body = open_body(response, self._options.read_timeout, scope, bulk=self._bulk_body)
         decoder = SSEDecoder(self._options.max_event_size, last_event_id=self._resume_id)
         feed = decoder.feed
         read = body.read
@@ -602,9 +608,12 @@ class _StreamCore:
                     payload = await read()
                 except ProtocolError as exc:
                     # Broken HTTP framing: worth a new connection, once the
-                    # payload that came intact before it is delivered.
+                    # payload that came intact before it is delivered (not
+                    # for a gzip or deflate body: that payload is still coded).
                     broken = exc
                     payload = exc.take_payload() if isinstance(exc, FramingError) else b""
+                    if type(body) is not StreamBody:
+                        payload = b""
                 if payload:
                     try:
                         events = feed(payload)
@@ -624,6 +633,7 @@ class _StreamCore:
                     raise _Retry(broken)
                 break
         finally:
+            await body.aclose()
             self._resume_id = decoder.last_event_id
             if decoder.retry is not None:
                 # Capped like Retry-After: a server asking for years is broken.
@@ -709,6 +719,16 @@ class EventStream(_StreamCore):
                 raise item.error
             # A _Prelude never reaches a plain event stream.
 
+    async def _take_batch(self) -> list[ServerSentEvent]:
+        # The sync client's hop (docs/sync.md): the next event, waiting as
+        # __anext__ does, and the rest of its batch.
+        await self.__anext__()
+        batch = self._batch
+        events = batch[self._index - 1 :]
+        self._index = len(batch)
+        self._last = events[-1]
+        return events
+
 
 def configure(settings: Settings) -> tuple[StreamOptions, Transport]:
     """The validated options and the transport for the public keyword options.
@@ -730,6 +750,9 @@ def configure(settings: Settings) -> tuple[StreamOptions, Transport]:
         pool=settings.pool,
         ssl_context=settings.ssl_context,
         connect_timeout=settings.connect_timeout,
+        head_timeout=_head_timeout(
+            settings.head_timeout, settings.connect_timeout, settings.read_timeout
+        ),
         user_agent=settings.user_agent,
         proxy=resolve_proxy(
             settings.proxy, settings.trust_env, pool_given=settings.pool is not None
@@ -754,8 +777,10 @@ def open_event_stream(
 
     Args:
         url: the absolute http or https URL of the event stream.
-        headers: extra request headers (sent to the first URL's origin only
-            when they carry credentials).
+        headers: extra request headers. They go to the first URL's origin
+            only, never to another origin a redirect leads to (they may hold
+            credentials); a name in any case replaces the client's header of
+            that name (Accept, Cache-Control, User-Agent).
         token: a bearer token, or a sync or async callable that returns a
             fresh one; called before every connection.
         last_event_id: resume after this event ID.
@@ -764,7 +789,8 @@ def open_event_stream(
             (``pool``, ``connect_timeout``, ``read_timeout``,
             ``backoff_base``, ``backoff_cap``, ``reset_after``,
             ``max_retries``, ``max_event_size``, ``ssl_context``,
-            ``user_agent``, ``proxy``, ``trust_env``, ``max_server_delay``), each
+            ``user_agent``, ``head_timeout``, ``proxy``, ``trust_env``,
+            ``max_server_delay``), each
             with its default there.
 
     Raises:
@@ -773,7 +799,7 @@ def open_event_stream(
     """
     settings = event_stream_settings(options, "open_event_stream()")
     url = _checked_url(url)
-    headers = _checked_headers(headers)
+    headers = _checked_headers(headers, token=token)
     if token is not None:
         check_token(token)
     stream_options, transport = configure(settings)
@@ -811,22 +837,56 @@ def _checked_url(url: str) -> str:
 
 
 # Headers that describe the connection or the body: HTTP/1.1 framing is
-# ours to write, and a second Host would be a different request.
-_OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+# ours to write, and a second Host would be a different request. The body's
+# coding is ours too (identity; gzip and deflate are decoded if a server
+# sends them anyway), and the resume point has its own argument.
+_OWN_HEADERS = {
+    "host": "",
+    "content-length": "",
+    "transfer-encoding": "",
+    "connection": "",
+    "accept-encoding": " (identity; gzip and deflate are decoded if sent anyway)",
+    "last-event-id": ": pass last_event_id= instead",
+}
 
 
-def _checked_headers(headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+def _checked_headers(
+    headers: Mapping[str, str] | None, *, token: object = None
+) -> Mapping[str, str] | None:
+    """The caller's headers, checked: names are case-insensitive, so one
+    given twice in two cases is refused, as is one the client must write."""
     if headers is None:
         return None
     if not isinstance(headers, Mapping):
         raise TypeError("headers must be a mapping of str to str")
+    seen: set[str] = set()
     for name, value in headers.items():
         problem = header_problem(name, value)
         if problem is not None:
             raise ValueError(f"headers: {problem}")
-        if name.lower() in _OWN_HEADERS:
-            raise ValueError(f"headers: {name} is written by the client itself")
+        key = name.lower()
+        if key in _OWN_HEADERS:
+            raise ValueError(f"headers: {name} is written by the client itself{_OWN_HEADERS[key]}")
+        if key in seen:
+            raise ValueError(f"headers: {name} is given twice (names are case-insensitive)")
+        if key == "authorization" and token is not None:
+            raise ValueError("headers: give either token= or an Authorization header, not both")
+        seen.add(key)
     return headers
+
+
+def _head_timeout(
+    head_timeout: float | None, connect_timeout: float | None, read_timeout: float | None
+) -> float | None:
+    """The deadline for a response head: the one given, or connect + read."""
+    if head_timeout is not None:
+        if not is_seconds(head_timeout) or not head_timeout > 0:
+            raise ValueError(
+                f"head_timeout must be a positive number or None, not {head_timeout!r}"
+            )
+        return float(head_timeout)
+    parts = [t for t in (connect_timeout, read_timeout) if t is not None]
+    return float(sum(parts)) if parts else None
 
 
 def _resume_value(event_id: str) -> str | None:

@@ -91,8 +91,7 @@ class MessageStream(_StreamCore):
         The message's own ``id`` (from its JSON), whatever the SSE ``id``
         field of its event held.
         """
-        last = self._last
-        return None if last is None else last.id
+        return _id_of(self._last)
 
     async def __aenter__(self) -> MessageStream:
         await super().__aenter__()
@@ -172,6 +171,38 @@ class MessageStream(_StreamCore):
         self._seen = None
         return False
 
+    async def _take_batch(self) -> tuple[list[Message], list[Any]]:
+        # The sync client's hop (docs/sync.md): the next message, waiting as
+        # __anext__ does, then the rest of its batch without waiting, with
+        # what _last was after each (for last_event_id): the message itself.
+        # Replays are skipped and ids remembered as in __anext__. An invalid
+        # message ends the list; the next call raises (or skips) it at its
+        # place.
+        messages = [await self.__anext__()]
+        recent = self._recent
+        assert recent is not None  # (made with the batch __anext__ took)
+        batch, index = self._batch, self._index
+        if self._is_history:
+            rest = list(batch[index:])
+            messages += rest
+            recent.extend(message.id for message in rest)
+            index = len(batch)
+        else:
+            while index < len(batch):
+                event = batch[index]
+                if event._event == "message":
+                    try:
+                        message: Message = _decode(event._data_bytes)
+                    except _DECODE_ERRORS:
+                        break
+                    if self._seen is None or not self._replayed(message):
+                        recent.append(message.id)
+                        messages.append(message)
+                index += 1
+        self._index = index
+        self._last = messages[-1]
+        return messages, list(messages)
+
     def _invalid(self, event: Any, reason: str) -> None:
         # The server's text is blanked of our secrets before it is cut, so
         # that no part of one survives at the cut.
@@ -184,6 +215,15 @@ class MessageStream(_StreamCore):
         if not self._skip_invalid:
             raise secrets.error(error)
         secrets.log(logger, logging.WARNING, "skipping an invalid message event: %s", error)
+
+
+def _id_of(last: Any) -> str | None:
+    # last_event_id from the last event (or history Message) returned.
+    if last is None:
+        return None
+    if isinstance(last, Message):
+        return last.id
+    return str(last.id) or None
 
 
 MessageStream.__module__ = "expys_stream"

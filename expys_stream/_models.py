@@ -1,4 +1,4 @@
-"""The wire types of PROTOCOL.md as msgspec Structs, with reused decoders.
+"""The wire types of docs/protocol.md as msgspec Structs, with reused decoders.
 
 msgspec validates while it decodes, straight from ``bytes``: a message that
 lacks a required field, or has one of the wrong type, fails in C with a

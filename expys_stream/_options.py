@@ -25,7 +25,7 @@ from typing import Literal, TypedDict
 
 import httpcore
 
-from ._backoff import DEFAULT_MAX_SERVER_DELAY
+from ._policy import DEFAULT_MAX_SERVER_DELAY
 from .sse import DEFAULT_MAX_EVENT_SIZE
 
 __all__ = [
@@ -79,6 +79,11 @@ class EventStreamOptions(TypedDict, total=False):
         ssl_context: the ``ssl.SSLContext`` for https; ``None``: one that
             verifies certificates. Default ``None``.
         user_agent: the User-Agent header. Default ``'expys-stream/0.1'``.
+        head_timeout: seconds from the start of an attempt (connecting
+            included) to a complete response head, so that a server that
+            trickles its head cannot hold an attempt forever; ``None``:
+            ``connect_timeout + read_timeout`` (no deadline if both are
+            ``None``). Default ``None``.
         proxy: the proxy for every request (``http://``, ``https://``,
             ``socks5://`` or ``socks5h://``, maybe with ``user:password@``);
             ``None``: the environment's (``HTTPS_PROXY``, ``NO_PROXY``...)
@@ -101,6 +106,7 @@ class EventStreamOptions(TypedDict, total=False):
     max_event_size: int
     ssl_context: ssl.SSLContext | None
     user_agent: str
+    head_timeout: float | None
     proxy: str | None
     trust_env: bool
     max_server_delay: float
@@ -135,6 +141,7 @@ class Settings:
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE
     ssl_context: ssl.SSLContext | None = None
     user_agent: str = DEFAULT_USER_AGENT
+    head_timeout: float | None = None
     proxy: str | None = None
     trust_env: bool = True
     max_server_delay: float = DEFAULT_MAX_SERVER_DELAY

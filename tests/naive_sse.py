@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from expys_stream.sse import EventTooLarge, ServerSentEvent, SSEDecoder
+from expys_stream.sse import Comment, EventTooLarge, ServerSentEvent, SSEDecoder
 
 #: Our clamp for ``retry`` values (the standard has none); the tests check
 #: that it matches ``expys_stream.sse.MAX_RETRY``.
@@ -48,6 +48,9 @@ class Outcome:
     last_event_id: str = ""
     retry: int | None = None
     too_large: bool = False  # a size limit was broken (the stream ends there)
+    # With comments asked for: the events and the comments' texts (str), in
+    # the order their lines completed.
+    items: list[EventTuple | str] = field(default_factory=list)
 
     def key(self) -> tuple[object, ...]:
         """What must agree between two runs: after an error, only the events
@@ -100,7 +103,13 @@ def parse_field(line: str) -> tuple[str, str]:
     return name, value
 
 
-def decode(stream: bytes, *, last_event_id: str = "", max_event_size: int | None = None) -> Outcome:
+def decode(
+    stream: bytes,
+    *,
+    last_event_id: str = "",
+    max_event_size: int | None = None,
+    comments: bool = False,
+) -> Outcome:
     """Interpret a complete stream and report what it dispatched."""
     # "One leading U+FEFF BYTE ORDER MARK character must be ignored if any
     # are present": only one, and only at the very start.
@@ -138,6 +147,8 @@ def decode(stream: bytes, *, last_event_id: str = "", max_event_size: int | None
                 # "If the event type buffer has a value other than the empty
                 # string" it names the event, else the type is "message".
                 out.events.append((type_buffer or "message", data, id_buffer, block_retry))
+                if comments:
+                    out.items.append(out.events[-1])
             # "If the data buffer is an empty string, set the data buffer and
             # the event type buffer to the empty string and return."
             data_buffer = ""
@@ -146,6 +157,11 @@ def decode(stream: bytes, *, last_event_id: str = "", max_event_size: int | None
             block_retry = None
             continue
         if line.startswith(":"):
+            if comments:
+                # Ours, not the standard's (which ignores the line): the text
+                # after the colon, one leading space removed as for a value.
+                text = line[1:]
+                out.items.append(text[1:] if text[:1] == " " else text)
             continue  # a comment
         name, value = parse_field(line)
         if name == "event":
@@ -202,23 +218,36 @@ def as_tuple(event: ServerSentEvent) -> EventTuple:
     return (event.event, event.data, event.id, event.retry)
 
 
+def as_item(item: ServerSentEvent | Comment) -> EventTuple | str:
+    """An event as its tuple, a comment as its text."""
+    return item.text if isinstance(item, Comment) else as_tuple(item)
+
+
 def run_decoder(
-    chunks: Iterable[bytes], *, last_event_id: str = "", max_event_size: int | None = None
+    chunks: Iterable[bytes],
+    *,
+    last_event_id: str = "",
+    max_event_size: int | None = None,
+    comments: bool = False,
 ) -> Outcome:
     """Feed ``chunks`` to a new SSEDecoder; stop at EventTooLarge.
 
     Any other exception escapes, which fails the calling test.
     """
-    if max_event_size is None:
-        decoder = SSEDecoder(last_event_id=last_event_id)
-    else:
-        decoder = SSEDecoder(max_event_size, last_event_id=last_event_id)
+    size = {} if max_event_size is None else {"max_event_size": max_event_size}
+    decoder = SSEDecoder(last_event_id=last_event_id, comments=comments, **size)
     out = Outcome()
+
+    def take(items: list[ServerSentEvent | Comment]) -> None:
+        if comments:
+            out.items.extend(map(as_item, items))
+        out.events.extend(as_tuple(item) for item in items if isinstance(item, ServerSentEvent))
+
     try:
         for chunk in chunks:
-            out.events.extend(map(as_tuple, decoder.feed(chunk)))
+            take(decoder.feed(chunk))
     except EventTooLarge as exc:
-        out.events.extend(map(as_tuple, exc.events))
+        take(exc.items)
         out.too_large = True
     out.last_event_id = decoder.last_event_id
     out.retry = decoder.retry

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from expys_stream import ProtocolError
-from expys_stream._chunked import ChunkedReader, LengthReader, UntilCloseReader
+from expys_stream._http._chunked import ChunkedReader, LengthReader, UntilCloseReader
 
 
 def encode_chunked(parts: list[bytes], *, extension: bytes = b"", trailer: bytes = b"") -> bytes:

@@ -1,7 +1,7 @@
 """Every public name has a docstring, and the API reference documents it.
 
-The public API is ``__all__`` of ``expys_stream``, ``expys_stream.sse`` and
-``expys_stream.testing``, plus the public methods and properties of the
+The public API is ``__all__`` of ``expys_stream``, ``expys_stream.sse``,
+``expys_stream.sync`` and ``expys_stream.testing``, plus the public methods and properties of the
 public classes (those defined in this package, inherited ones included).
 Classes and functions must carry their own ``__doc__`` (not one inherited
 from a base class). Constants and type aliases cannot hold a ``__doc__``;
@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("expys_stream", "expys_stream.sse", "expys_stream.testing")
+PACKAGES = ("expys_stream", "expys_stream.sse", "expys_stream.sync", "expys_stream.testing")
 
 
 def _public_names() -> list[tuple[str, str]]:
@@ -55,7 +55,8 @@ def _is_ours(obj: Any) -> bool:
 def _package_modules(package: str) -> list[ModuleType]:
     root = importlib.import_module(package)
     modules = [root]
-    for info in pkgutil.iter_modules(root.__path__, prefix=f"{package}."):
+    # (A plain module, such as expys_stream.sync, has no submodules.)
+    for info in pkgutil.iter_modules(getattr(root, "__path__", []), prefix=f"{package}."):
         if info.name.endswith(".__main__"):
             continue
         modules.append(importlib.import_module(info.name))

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from expys_stream import Client, open_event_stream
-from expys_stream._proxy import (
+from expys_stream._http._proxy import (
     NoProxy,
     ProxySettings,
     ProxyURL,

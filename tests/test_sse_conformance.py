@@ -1,7 +1,8 @@
 """Conformance vectors from three independent suites, run as a data table.
 
 The vectors (web-platform-tests, eventsource-parser, LaunchDarkly's contract
-tests) are data from outside the project; see their README. Every
+tests) are data from outside the project, kept in ``tests/conformance/``
+with their sources and licences (see the README there). Every
 ``decoder`` vector is fed whole, one byte at a time, at its own chunking,
 split in two at every position and at a few seeded random cuts: the events
 (type, data, id) and the final reconnection time must match, whatever the
@@ -9,16 +10,13 @@ chunking. The naive reference decoder of the property tests is held to
 the same table. ``client`` vectors need HTTP and reconnection, so they wait for
 the client's tests; here they are only counted, so that none gets lost.
 
-The vectors live outside the repository by default; set
-``EXPYS_CONFORMANCE_DIR`` to read them from somewhere else. A missing
-folder is a collection error, never a silent pass.
+A missing file is a collection error, never a silent pass.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import random
 import re
 import zlib
@@ -30,11 +28,7 @@ import pytest
 
 from expys_stream.sse import SSEDecoder
 
-# The project's shared/ folder sits beside the repository (in CI too).
-_CANDIDATES = [
-    Path(__file__).resolve().parents[2] / "shared" / "conformance",
-    Path(__file__).resolve().parent / "conformance",
-]
+VECTOR_DIR = Path(__file__).resolve().parent / "conformance"
 _FILES = ("wpt-vectors.json", "eventsource-parser-vectors.json", "ld-contract-vectors.json")
 
 # What the files held when this table was written: (decoder vectors, client
@@ -48,21 +42,6 @@ _COUNTS = {
 # Inputs up to this size are split in two at every position; longer ones
 # at every line end (and its neighbours) and at a stride.
 _EVERY_POSITION_MAX = 600
-
-
-def _vector_dir() -> Path:
-    configured = os.environ.get("EXPYS_CONFORMANCE_DIR")
-    candidates = [Path(configured)] if configured else _CANDIDATES
-    for folder in candidates:
-        if all((folder / name).is_file() for name in _FILES):
-            return folder
-    raise FileNotFoundError(
-        f"conformance vectors not found in {[str(c) for c in candidates]};"
-        " set EXPYS_CONFORMANCE_DIR"
-    )
-
-
-VECTOR_DIR = _vector_dir()
 
 
 def _load(name: str) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ def test_data_only() -> None:
 
 
 def test_all_fields() -> None:
-    # id, event, retry, data: the order of PROTOCOL.md's example.
+    # id, event, retry, data: the order of docs/protocol.md's example.
     expected = b"id: 1\nevent: t\nretry: 5\ndata: x\n\n"
     assert encode_event("x", event="t", id="1", retry=5) == expected
 

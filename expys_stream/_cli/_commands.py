@@ -141,7 +141,8 @@ async def serve(args: argparse.Namespace) -> int:
     """Run the embedded concierge until Ctrl-C."""
     from ..testing import serve_concierge
 
-    async with serve_concierge(port=args.port, host=args.host) as server:
+    # The service's own retry floor (the test server's default is 10 ms).
+    async with serve_concierge(port=args.port, host=args.host, retry_ms=1500) as server:
         conversation = server.add_conversation(args.conversation)
         token = server.add_member(conversation, "usr_you")
         server.add_member(conversation, "usr_concierge")

@@ -38,10 +38,10 @@ from collections.abc import Iterable
 from io import BytesIO
 from itertools import compress, count, repeat
 from operator import itemgetter, ne
-from typing import cast
+from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 from ._errors import EventTooLarge
-from ._event import ServerSentEvent, _id_line, _id_text
+from ._event import Comment, ServerSentEvent, _comment, _id_line, _id_text
 
 __all__ = ["DEFAULT_MAX_EVENT_SIZE", "MAX_RETRY", "SSEDecoder"]
 
@@ -51,6 +51,9 @@ DEFAULT_MAX_EVENT_SIZE = 1024 * 1024
 MAX_RETRY = 2**63 - 1
 """``retry`` values are clamped to this many milliseconds (about 292 million
 years), so that an absurd field never makes a huge integer."""
+
+#: What ``feed`` returns items of: events, and comments when asked for.
+_Item = TypeVar("_Item", bound="ServerSentEvent | Comment")
 
 _BOM = b"\xef\xbb\xbf"
 _new_event = ServerSentEvent.__new__
@@ -88,7 +91,7 @@ _MESSAGE_LF = b"event: message\n"
 _MESSAGE_CRLF = b"event: message\r\n"
 
 
-class SSEDecoder:
+class SSEDecoder(Generic[_Item]):
     """Incremental, sans-IO decoder of one ``text/event-stream`` response.
 
     Feed it the response body in chunks of any size, split anywhere (inside
@@ -109,6 +112,10 @@ class SSEDecoder:
             accumulate, in bytes. The decoder never holds more than this for
             the unfinished line, nor for the unfinished event.
         last_event_id: the stream's last event ID to start from.
+        comments: also return each comment line, as a [`Comment`][expys_stream.sse.Comment], in
+            stream order among the events (a comment inside an event's block
+            comes before that event, whose blank line comes later). Off by
+            default: the standard ignores comments, and so does the decoder.
 
     Raises:
         ValueError: ``max_event_size`` is not a positive int, or
@@ -117,6 +124,7 @@ class SSEDecoder:
 
     __slots__ = (
         "_at_start",
+        "_comments",
         "_data",
         "_data_size",
         "_event_retry",
@@ -136,15 +144,40 @@ class SSEDecoder:
         "_unclean",
     )
 
+    @overload
     def __init__(
-        self, max_event_size: int = DEFAULT_MAX_EVENT_SIZE, *, last_event_id: str = ""
+        self: SSEDecoder[ServerSentEvent],
+        max_event_size: int = ...,
+        *,
+        last_event_id: str = ...,
+        comments: Literal[False] = ...,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: SSEDecoder[ServerSentEvent | Comment],
+        max_event_size: int = ...,
+        *,
+        last_event_id: str = ...,
+        comments: bool,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        *,
+        last_event_id: str = "",
+        comments: bool = False,
     ) -> None:
+        if type(comments) is not bool:
+            raise TypeError(f"comments must be a bool, not {type(comments).__name__}")
         if type(max_event_size) is not int or max_event_size < 1:
             raise ValueError(f"max_event_size must be a positive int, not {max_event_size!r}")
         if not isinstance(last_event_id, str) or not _valid_id(last_event_id):
             # A stream cannot set such an ID, nor a header carry it.
             raise ValueError("last_event_id must be a str without NUL, CR or LF")
         self._max = max_event_size
+        self._comments = comments
         self._at_start = True  # the BOM question is not settled yet
         self._pending_cr = False  # the previous chunk ended with CR
         self._failed: str | None = None
@@ -195,8 +228,15 @@ class SSEDecoder:
         """The limit given at construction, in bytes."""
         return self._max
 
-    def feed(self, data: bytes) -> list[ServerSentEvent]:
-        """Decode one chunk and return the events it completed, in order.
+    @property
+    def comments(self) -> bool:
+        """Whether ``feed`` also returns comments (given at construction)."""
+        return self._comments
+
+    def feed(self, data: bytes) -> list[_Item]:
+        """Decode one chunk and return the events it completed, in order
+        (and the comment lines it completed, for a decoder made with
+        ``comments=True``).
 
         ``data`` may be any bytes-like object; an empty chunk returns ``[]``.
         The decoder keeps whatever is unfinished until the next call. The end
@@ -206,7 +246,8 @@ class SSEDecoder:
         Raises:
             EventTooLarge: a line or an event's data outgrew
                 ``max_event_size``. ``events`` on the exception holds the
-                events this call completed before that point. The decoder
+                events this call completed before that point (``items``:
+                those and the comments, when comments are on). The decoder
                 then stays failed.
         """
         if self._failed is not None:
@@ -281,7 +322,7 @@ class SSEDecoder:
             *ended, tail = tail.split(b"\r")
             lines += [line + b"\r\n" for line in ended]
 
-        events: list[ServerSentEvent] = []
+        events: list[Any] = []
         if size > limit:
             # Only a chunk (with what it continues) longer than the limit can
             # hold a line that breaks it: check its lines then (no CR here,
@@ -309,6 +350,8 @@ class SSEDecoder:
                 # an optimisation)
                 and joined.find(b"retry") < 0
                 and (not cr or joined.count(b"\r") == joined.count(b"\r\n"))
+                # (a comment is reported when it arrives, not with the next chunk)
+                and not (self._comments and _has_comment(lines, end))
             ):
                 self._held = lines[end:]
                 self._held_size = len(joined)
@@ -318,7 +361,7 @@ class SSEDecoder:
         self._keep_tail(tail, events)
         return events
 
-    def _feed_oversized(self, data: bytes) -> list[ServerSentEvent]:
+    def _feed_oversized(self, data: bytes) -> list[Any]:
         # A chunk longer than the limit, with a CR in it: splitlines finds
         # every line, whatever ends it, so that each is checked against the
         # limit. No fast path and nothing held back; these lines come
@@ -326,7 +369,7 @@ class SSEDecoder:
         # feed.
         lines = data.splitlines()
         tail = b"" if data[-1] == 10 else lines.pop()
-        events: list[ServerSentEvent] = []
+        events: list[Any] = []
         limit = self._max
         for line in lines:
             if len(line) > limit:
@@ -335,7 +378,7 @@ class SSEDecoder:
         self._keep_tail(tail, events)
         return events
 
-    def _keep_tail(self, tail: bytes, events: list[ServerSentEvent]) -> None:
+    def _keep_tail(self, tail: bytes, events: list[Any]) -> None:
         # ``tail``, the unfinished line, never holds a CR: feed splits the
         # lines that a lone CR ends off it, and splitlines leaves none.
         if tail:
@@ -359,19 +402,23 @@ class SSEDecoder:
         self._at_start = False
         return data[3:] if data.startswith(_BOM) else data
 
-    def _fail_line(self, events: list[ServerSentEvent]) -> None:
+    def _fail_line(self, events: list[Any]) -> None:
         self._fail(f"a line is longer than {self._max} bytes", events)
 
-    def _fail(self, reason: str, events: list[ServerSentEvent]) -> None:
+    def _fail(self, reason: str, events: list[Any]) -> None:
         self._failed = reason
         self._tail = []
         self._held = []
         self._held_size = 0
         self._held_cr = False
         self._data = []
-        raise EventTooLarge(f"{reason} (max_event_size)", limit=self._max, events=events)
+        error = EventTooLarge(f"{reason} (max_event_size)", limit=self._max, events=events)
+        if self._comments:
+            error.items = list(events)
+            error.events = [item for item in events if type(item) is ServerSentEvent]
+        raise error
 
-    def _process(self, lines: list[bytes], events: list[ServerSentEvent], cr: bool) -> None:
+    def _process(self, lines: list[bytes], events: list[Any], cr: bool) -> None:
         # Applies the standard's rules to complete lines, each still ending
         # with LF, in order. ``cr`` is True when the chunk holds a CR: then a
         # line may end with CRLF, or hold lines that a lone CR ended.
@@ -401,9 +448,7 @@ class SSEDecoder:
                 rule(lines[pos][:-1], events)
             pos += 1
 
-    def _bulk(
-        self, lines: list[bytes], pos: int, n: int, events: list[ServerSentEvent], cr: bool
-    ) -> int:
+    def _bulk(self, lines: list[bytes], pos: int, n: int, events: list[Any], cr: bool) -> int:
         # The chat-shaped windows of four lines from ``pos`` (at a boundary),
         # at most _RUN of them, all with the first window's blank line (LF
         # or CRLF): makes their events and returns the index of the first
@@ -443,7 +488,7 @@ class SSEDecoder:
             if blanks.count(blank) == len(blanks):
                 break
             bad = pos + 4 * next(compress(count(), map(ne, blanks, repeat(blank))))
-            if n - bad > _SHIFT_LINES or not _keepalive_at(lines, bad, cr):
+            if n - bad > _SHIFT_LINES or self._comments or not _keepalive_at(lines, bad, cr):
                 stop = bad
                 break
             del lines[bad : bad + 2]
@@ -516,7 +561,7 @@ class SSEDecoder:
         self._id_line = self._last_id_line = ids[k - 1]
         return pos + 4 * k
 
-    def _cr_line(self, line: bytes, events: list[ServerSentEvent]) -> None:
+    def _cr_line(self, line: bytes, events: list[Any]) -> None:
         # One line from readlines in a chunk that holds a CR: it ends with
         # CRLF or LF, and a lone CR inside it ends a line as well.
         body = line[:-2] if line.endswith(b"\r\n") else line[:-1]
@@ -526,7 +571,7 @@ class SSEDecoder:
         else:
             self._line(body, events)
 
-    def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
+    def _line(self, line: bytes, events: list[Any]) -> None:
         # The standard's rules for one complete line, applied to the state
         # kept on self. Slower than the shortcut in _process, and complete.
         if not line:
@@ -545,6 +590,8 @@ class SSEDecoder:
             self._event_retry = None
             return
         if line[0] == 58:  # ":" starts a comment
+            if self._comments:
+                events.append(_comment(line))
             return
         name, _, value = line.partition(b":")
         if value.startswith(b" "):
@@ -578,6 +625,11 @@ class SSEDecoder:
                 types = self._line_types
                 types[line] = types[line + b"\n"] = types[line + b"\r\n"] = name
         return name
+
+
+def _has_comment(lines: list[bytes], start: int) -> bool:
+    """Whether a line from ``lines[start]`` on is a comment."""
+    return any(line[0] == 58 for line in lines[start:])
 
 
 def _keepalive_at(lines: list[bytes], index: int, cr: bool) -> bool:

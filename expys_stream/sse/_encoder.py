@@ -52,7 +52,7 @@ def encode_event(
     else:
         raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
     out: list[str] = []
-    # id, event, retry, data: the order of PROTOCOL.md's example (SSE gives
+    # id, event, retry, data: the order of docs/protocol.md's example (SSE gives
     # the order no meaning; decoders have a fast path for this one).
     if id is not None:
         _check_str("id", id)

@@ -8,10 +8,10 @@ builds the rest of the tree on top of it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
-    from ._event import ServerSentEvent
+    from ._event import Comment, ServerSentEvent
 
 __all__ = ["EventTooLarge", "ExpysError", "ProtocolError"]
 
@@ -26,7 +26,7 @@ class ExpysError(Exception):
 
 
 class ProtocolError(ExpysError):
-    """The peer broke the wire protocol (the SSE format or PROTOCOL.md)."""
+    """The peer broke the wire protocol (the SSE format or docs/protocol.md)."""
 
 
 class EventTooLarge(ProtocolError):
@@ -42,10 +42,14 @@ class EventTooLarge(ProtocolError):
         events: the events that the failing ``feed`` call completed before
             the limit was reached, in order, so that nothing already decoded
             is lost. Empty when raised again by a failed decoder.
+        items: the same events with the comments among them, for a
+            decoder made with ``comments=True``; else the same list as
+            ``events``.
     """
 
     limit: int
     events: list[ServerSentEvent]
+    items: list[ServerSentEvent | Comment]
 
     def __init__(
         self, message: str, *, limit: int, events: list[ServerSentEvent] | None = None
@@ -53,6 +57,7 @@ class EventTooLarge(ProtocolError):
         super().__init__(message)
         self.limit = limit
         self.events = [] if events is None else events
+        self.items = cast("list[ServerSentEvent | Comment]", self.events)
 
 
 for _cls in (ExpysError, ProtocolError, EventTooLarge):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-__all__ = ["ServerSentEvent"]
+__all__ = ["Comment", "ServerSentEvent"]
 
 
 class ServerSentEvent:
@@ -179,4 +179,69 @@ def _id_text(line: bytes) -> str:
     return line[4 : -2 if line[-2] == 13 else -1].decode("utf-8", "replace")
 
 
+class Comment:
+    """One comment line of the stream (``: text``), as reported by a decoder
+    made with ``comments=True``: immutable, slotted, compared by value.
+
+    Attributes:
+        text: the line after its colon, with one leading space removed
+            (as for a field's value), decoded from UTF-8 with invalid
+            sequences replaced. ``:`` gives ``""``, ``: ping`` and ``:ping``
+            give ``"ping"``. It never holds CR or LF.
+
+    Servers send comments as keepalives; the standard says to ignore them,
+    and the decoder does unless asked.
+    """
+
+    __slots__ = ("_text",)
+
+    _text: str
+    # The streams' consumers tell items apart by ``_event`` (a message
+    # stream takes the "message" ones); a comment's is "", which no event's
+    # type can be (an empty ``event`` field means "message").
+    _event: ClassVar[str] = ""
+
+    def __init__(self, text: str = "") -> None:
+        if not isinstance(text, str):
+            raise TypeError("text must be a str")
+        if "\r" in text or "\n" in text:
+            raise ValueError("a comment's text must not hold CR or LF")
+        self._text = text
+
+    if TYPE_CHECKING:
+
+        @property
+        def text(self) -> str:
+            """The comment's text, without its colon and one leading space."""
+
+    else:
+        text = property(
+            attrgetter("_text"), doc="The comment's text, without its colon and one leading space."
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Comment:
+            return NotImplemented
+        return self._text == other._text
+
+    def __hash__(self) -> int:
+        return hash((Comment, self._text))
+
+    def __repr__(self) -> str:
+        return f"Comment({self._text!r})" if self._text else "Comment()"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Comment, (self._text,))
+
+
+def _comment(line: bytes) -> Comment:
+    """The Comment of a comment line (without its line end), made without
+    __init__'s checks: a line holds no CR or LF."""
+    comment = Comment.__new__(Comment)
+    value = line[2:] if line[1:2] == b" " else line[1:]
+    comment._text = value.decode("utf-8", "replace")
+    return comment
+
+
 ServerSentEvent.__module__ = "expys_stream.sse"
+Comment.__module__ = "expys_stream.sse"

@@ -1,4 +1,4 @@
-"""The embedded concierge: a real HTTP/1.1 server for PROTOCOL.md, for tests.
+"""The embedded concierge: a real HTTP/1.1 server for docs/protocol.md, for tests.
 
 * :func:`serve_concierge` runs it in your event loop (asyncio or trio):
   ``async with serve_concierge() as server: ...``.

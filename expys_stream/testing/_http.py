@@ -10,6 +10,7 @@ one socket write.
 
 from __future__ import annotations
 
+import select
 import socket
 import struct
 import sys
@@ -28,6 +29,7 @@ MAX_HEAD_SIZE = 16 * 1024
 MAX_BODY_SIZE = 1024 * 1024
 _READ_SIZE = 64 * 1024
 _SERVER = "expys-concierge"
+_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 class BodyTooLarge(Exception):
@@ -183,6 +185,40 @@ class HttpConnection:
             # struct linger: two ints, or two unsigned shorts on Windows.
             layout = "HH" if sys.platform == "win32" else "ii"
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack(layout, 1, 0))
+
+    def peer_closed(self) -> bool:
+        """Whether the client has already closed its side (EOF or reset).
+
+        Asks the socket itself, without reading from it (``MSG_PEEK``), so
+        the answer is right at once: a task waiting in ``receive`` learns
+        of the end only when the event loop next runs it. A client that
+        closed its connection before this call (on loopback the end has
+        reached this socket by the time its ``close`` returns) is seen as
+        gone. A stream without a socket (in-memory) never is.
+        """
+        sock = self.stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
+        if sock is None:
+            return False
+        fd = sock.fileno()
+        if fd < 0:
+            return True
+        # A second socket object on the same descriptor (asyncio's transport
+        # socket has no recv), detached so that it never closes it.
+        probe = socket.socket(fileno=fd)
+        try:
+            if _DONTWAIT:
+                data = probe.recv(1, socket.MSG_PEEK | _DONTWAIT)
+            else:  # pragma: no cover - Windows: select is fine with its handles
+                if not select.select([probe], [], [], 0)[0]:
+                    return False
+                data = probe.recv(1, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            return False  # nothing to read: the client is still there
+        except OSError:
+            return True  # reset by the client
+        finally:
+            probe.detach()
+        return not data
 
     async def aclose(self) -> None:
         """Close the socket at once (no goodbye, no chunked terminator)."""

@@ -3,6 +3,15 @@
 Every change (a stream subscribed or gone) sets an event that waiters
 re-check their condition on, so ``wait_for_streams`` and friends wake
 exactly when the count changes, never by polling.
+
+A stream counts as open while it is subscribed and its client has not
+closed the connection. The second part is asked of each stream's socket
+when counting (see ``HttpConnection.peer_closed``): the stream's own task
+notices a client that went away only when the event loop next runs it,
+and until then a count would include a stream the test has just closed,
+so a message published next could go to it instead of the test's new one.
+Counting stops early once the answer is known, so a wait among many
+streams stays cheap.
 """
 
 from __future__ import annotations
@@ -28,17 +37,34 @@ class Hub:
 
     @property
     def open(self) -> int:
-        return self._open
+        return self.count(None)
 
-    def count(self, conversation_id: str | None) -> int:
+    def count(self, conversation_id: str | None, *, stop_after: int | None = None) -> int:
+        """Open streams (whose client is still connected), in one conversation or all.
+
+        With ``stop_after``, counting stops once it is passed (the result is
+        then ``stop_after + 1``).
+        """
+        counted = 0
+        for subscriber in self._candidates(conversation_id):
+            if subscriber.connected:
+                counted += 1
+                if stop_after is not None and counted > stop_after:
+                    break
+        return counted
+
+    def _candidates(self, conversation_id: str | None) -> list[Subscriber]:
+        if conversation_id is None:
+            return [s for group in self._subscribers.values() for s in group]
+        return list(self._subscribers.get(conversation_id, ()))
+
+    def _subscribed(self, conversation_id: str | None) -> int:
         if conversation_id is None:
             return self._open
         return len(self._subscribers.get(conversation_id, ()))
 
     def current(self, conversation_id: str | None) -> list[Subscriber]:
-        if conversation_id is not None:
-            return list(self._subscribers.get(conversation_id, ()))
-        return [s for group in self._subscribers.values() for s in group]
+        return self._candidates(conversation_id)
 
     def fan_out(self, conversation_id: str, seq: int, data: bytes) -> None:
         """Queue ``data`` for every open stream of the conversation, now."""
@@ -61,8 +87,14 @@ class Hub:
 
     async def wait_until_count(self, n: int, conversation_id: str | None, *, exact: bool) -> None:
         """Until ``n`` streams are open (``exact``) or at least ``n`` are."""
-        while not (self.count(conversation_id) == n if exact else self.count(conversation_id) >= n):
+        while not self._reached(n, conversation_id, exact=exact):
             await self._wait_change()
+
+    def _reached(self, n: int, conversation_id: str | None, *, exact: bool) -> bool:
+        if self._subscribed(conversation_id) < n:
+            return False  # no socket to ask: too few are even subscribed
+        counted = self.count(conversation_id, stop_after=n if exact else n - 1)
+        return counted == n if exact else counted >= n
 
     async def wait_gone(self, subscribers: list[Subscriber]) -> None:
         """Until none of ``subscribers`` is subscribed any more."""

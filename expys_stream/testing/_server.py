@@ -43,7 +43,7 @@ _PATH_PREFIX = re.compile(
 
 
 class ConciergeServer:
-    """The embedded concierge: a real HTTP/1.1 server for PROTOCOL.md.
+    """The embedded concierge: a real HTTP/1.1 server for docs/protocol.md.
 
     Create it with [`serve_concierge`][expys_stream.testing.serve_concierge] and use it as an async
     context manager; it listens from ``__aenter__`` on, and leaving the block closes every
@@ -61,11 +61,13 @@ class ConciergeServer:
         *,
         host: str = "127.0.0.1",
         keepalive_interval: float = 15.0,
-        retry_ms: int = 1500,
+        retry_ms: int = 10,
         max_queued_events: int = 10_000,
         path_prefix: str = "",
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise TypeError("ssl_context must be an ssl.SSLContext (server side) or None")
         if not isinstance(host, str):
             raise TypeError("host must be a str (an address or a name)")
         if not host:
@@ -221,19 +223,28 @@ class ConciergeServer:
 
     @property
     def open_streams(self) -> int:
-        """How many stream responses are open right now."""
+        """How many stream responses are open right now (see `stream_count`)."""
         return self._hub.open
 
     def stream_count(self, conversation_id: str | None = None) -> int:
-        """Open streams, in one conversation or (None) in all."""
+        """Open streams, in one conversation or (None) in all.
+
+        A stream is open from the moment it is subscribed until its client
+        closes the connection or the server ends it. A client's close counts
+        at once: each stream's socket is asked when counting, so a stream
+        the test has just closed is never counted, even before the server's
+        own task for it has noticed.
+        """
         return self._hub.count(conversation_id)
 
     async def wait_for_streams(self, n: int, conversation_id: str | None = None) -> None:
         """Return once at least ``n`` streams are open (in ``conversation_id``).
 
         A stream counts from the moment it is subscribed, so a message
-        published after this returns reaches it. Bound the wait with
-        ``anyio.fail_after``.
+        published after this returns reaches it; one whose client has
+        closed the connection no longer counts (see `stream_count`),
+        so closing a stream, opening another and waiting for one waits for
+        the new one. Bound the wait with ``anyio.fail_after``.
         """
         await self._hub.wait_until_count(n, conversation_id, exact=False)
 
@@ -241,8 +252,8 @@ class ConciergeServer:
         """Return once exactly ``n`` streams are open (in ``conversation_id``).
 
         E.g. ``wait_for_stream_count(0)`` after clients went away: a stream
-        stops counting once its connection is closed and it has left the
-        fan-out.
+        stops counting once its client has closed the connection, or once
+        the server has ended it and it has left the fan-out.
         """
         await self._hub.wait_until_count(n, conversation_id, exact=True)
 
@@ -317,7 +328,7 @@ def serve_concierge(
     *,
     host: str = "127.0.0.1",
     keepalive_interval: float = 15.0,
-    retry_ms: int = 1500,
+    retry_ms: int = 10,
     max_queued_events: int = 10_000,
     path_prefix: str = "",
     ssl_context: ssl.SSLContext | None = None,
@@ -329,7 +340,10 @@ def serve_concierge(
         host: the address to listen on.
         keepalive_interval: seconds of idleness after which a stream gets
             a ``: keepalive`` comment.
-        retry_ms: the ``retry`` value that opens every stream.
+        retry_ms: the ``retry`` value (ms) that opens every stream. The
+            default, 10, keeps a reconnect after an injected drop fast;
+            pass the service's own 1500 to test how a client honours a
+            real floor.
         max_queued_events: how many events one stream may have waiting
             before the server gives up on that (too slow) client and
             disconnects it.

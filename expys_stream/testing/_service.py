@@ -251,6 +251,7 @@ class Service:
         self, http: HttpConnection, request: Request, conversation: Conversation
     ) -> None:
         subscriber = Subscriber(conversation.id, self._max_queued)
+        subscriber.peer_closed = http.peer_closed
         # Subscribe, snapshot the replay and set the floor with no await in
         # between: nothing published can fall between replay and live.
         self._hub.subscribe(subscriber)

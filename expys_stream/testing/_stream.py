@@ -21,6 +21,8 @@ all subscribers share.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -35,6 +37,10 @@ __all__ = ["Dropped", "Subscriber", "run_stream"]
 # neither counts as a message event nor is subject to the floor) and the
 # bytes to write.
 _Item = tuple[int, bytes]
+
+
+def _never() -> bool:
+    return False
 
 
 class Dropped(Exception):
@@ -55,6 +61,7 @@ class Subscriber:
         "conversation_id",
         "ended_by",
         "floor",
+        "peer_closed",
         "reset",
         "scope",
     )
@@ -71,6 +78,13 @@ class Subscriber:
         self.ended_by: str | None = None
         #: an abort resets the connection (TCP RST) instead of closing it
         self.reset = False
+        #: asks the connection whether the client has closed its side
+        self.peer_closed: Callable[[], bool] = _never
+
+    @property
+    def connected(self) -> bool:
+        """Whether the client has not closed the connection (asked now)."""
+        return not self.peer_closed()
 
     def offer(self, seq: int, data: bytes) -> None:
         """Queue an item without waiting; a full queue ends the stream."""

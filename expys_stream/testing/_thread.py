@@ -30,6 +30,14 @@ __all__ = ["ConciergeThread"]
 _T = TypeVar("_T")
 
 
+def _in_trio_run() -> bool:
+    try:
+        import trio.lowlevel
+    except ImportError:
+        return False
+    return trio.lowlevel.in_trio_run()
+
+
 class ConciergeThread:
     """The concierge server running in a background thread; a sync context manager.
 
@@ -55,7 +63,7 @@ class ConciergeThread:
         *,
         host: str = "127.0.0.1",
         keepalive_interval: float = 15.0,
-        retry_ms: int = 1500,
+        retry_ms: int = 10,
         max_queued_events: int = 10_000,
         path_prefix: str = "",
         backend: Literal["asyncio", "trio"] = "asyncio",
@@ -76,6 +84,14 @@ class ConciergeThread:
     def __enter__(self) -> ConciergeThread:
         if self._portal_cm is not None:
             raise RuntimeError("this server is already running")
+        if self._backend == "trio" and _in_trio_run():
+            # trio cannot make a blocking call into another trio loop from
+            # its own thread: starting would hang rather than fail.
+            raise RuntimeError(
+                "a ConciergeThread(backend='trio') cannot be started from a running trio"
+                " loop's thread; start it outside the loop (e.g. in a sync pytest fixture)"
+                " or use serve_concierge() in the test's own loop"
+            )
         portal_cm = start_blocking_portal(self._backend, name="expys-concierge")
         portal = portal_cm.__enter__()
         try:
@@ -116,8 +132,12 @@ class ConciergeThread:
     async def _await_async(self, func: Callable[[], Awaitable[_T]]) -> _T:
         # Run func in the server's loop and wait for it in a worker thread of
         # the caller's loop (asyncio or trio alike); if the caller is
-        # cancelled, so is func.
-        future = self._portal_or_fail().start_task_soon(func)
+        # cancelled, so is func (cancelling the future is thread-safe and
+        # does not block). The task is started from a worker thread too:
+        # trio refuses a blocking call into another trio loop from its own
+        # thread, so a trio test could not otherwise reach a trio server.
+        portal = self._portal_or_fail()
+        future = await anyio.to_thread.run_sync(portal.start_task_soon, func)
         try:
             return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
         finally:

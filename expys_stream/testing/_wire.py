@@ -1,7 +1,7 @@
 """What the concierge writes on the wire: JSON bodies and SSE event bytes.
 
 Every message is encoded once, when it is stored: its JSON (with the wire
-names of PROTOCOL.md and a ``createdAt`` of millisecond precision ending in
+names of docs/protocol.md and a ``createdAt`` of millisecond precision ending in
 ``Z``) and its complete ``event: message`` block are kept beside it, so that
 a replay or a fan-out to a thousand streams writes the same bytes object
 again and again instead of encoding per subscriber.
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 #: The comment written to an idle stream, with a blank line after it as in
-#: PROTOCOL.md (the blank line dispatches nothing: there is no data).
+#: docs/protocol.md (the blank line dispatches nothing: there is no data).
 KEEPALIVE = encode_comment("keepalive") + b"\n"
 
 _encode = msgspec.json.encode
@@ -56,14 +56,14 @@ _CODES = {
 def format_timestamp(moment: datetime) -> str:
     """``2026-11-27T10:15:02.123Z``: UTC, milliseconds, a ``Z``.
 
-    msgspec would write six fractional digits; PROTOCOL.md shows three.
+    msgspec would write six fractional digits; docs/protocol.md shows three.
     """
     utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def message_json(message: Message) -> bytes:
-    """The message as the service writes it, wire names in PROTOCOL.md order."""
+    """The message as the service writes it, wire names in docs/protocol.md order."""
     return _encode(
         {
             "id": message.id,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import httpcore
 import pytest
 from cli_support import CONVERSATION, run, start, wait_for_stream
 
@@ -153,12 +154,19 @@ def test_serve_prints_ready_to_paste_settings() -> None:
         assert process.stdout is not None
         first = process.stdout.readline()
         lines = [process.stdout.readline() for _ in range(3)]
+        settings = dict(line.strip().removeprefix("export ").split("=", 1) for line in lines)
+        # For manual testing it advertises the service's retry floor, not
+        # the test server's 10 ms.
+        url = f"{settings['EXPYS_BASE_URL']}/v1/conversations/cnv_demo/stream"
+        auth = {"Authorization": f"Bearer {settings['EXPYS_MEMBER_TOKEN']}"}
+        timeouts = {"timeout": {"connect": 10, "read": 10, "write": 10, "pool": 10}}
+        with httpcore.stream("GET", url, headers=auth, extensions=timeouts) as response:
+            assert next(response.iter_stream()).startswith(b"retry: 1500\n\n")
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=20)
     finally:
         process.kill()
     assert first.startswith("concierge listening on http://127.0.0.1:")
-    settings = dict(line.strip().removeprefix("export ").split("=", 1) for line in lines)
     assert settings["EXPYS_CONVERSATION_ID"] == "cnv_demo"
     assert settings["EXPYS_MEMBER_TOKEN"]
     assert process.returncode == 130

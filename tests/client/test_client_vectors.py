@@ -3,13 +3,13 @@
 Each vector lists the connections a browser's EventSource makes and what it
 must see on each. A scripted server answers them in order; the client must
 deliver the expected events, send the expected request headers, and stop or
-reconnect as the vector says. Where PROTOCOL.md decides differently from a
-browser, PROTOCOL.md wins and the mapping is written here and in
+reconnect as the vector says. Where docs/protocol.md decides differently from a
+browser, docs/protocol.md wins and the mapping is written here and in
 docs/conformance.md:
 
 * 204: a browser fails the connection; we end the stream normally. Either
   way: no events, no reconnect.
-* 503: a browser fails the connection; PROTOCOL.md retries 5xx. With
+* 503: a browser fails the connection; docs/protocol.md retries 5xx. With
   ``max_retries=0`` the stream gives up at once, as the browser does.
 """
 
@@ -35,11 +35,12 @@ from expys_stream import (
 
 pytestmark = pytest.mark.anyio
 
-_SHARED = Path(__file__).resolve().parents[3] / "shared" / "conformance"
+# The vectors are kept in the repository, with their source and licence.
+_VECTOR_FILE = Path(__file__).resolve().parents[1] / "conformance" / "wpt-vectors.json"
 
 
 def _vectors() -> list[dict[str, Any]]:
-    with open(_SHARED / "wpt-vectors.json", encoding="utf-8") as file:
+    with open(_VECTOR_FILE, encoding="utf-8") as file:
         return [v for v in json.load(file) if v["layer"] == "client"]
 
 
@@ -68,7 +69,7 @@ def _expected_error(vector: dict[str, Any]) -> type[BaseException] | None:
     if status == 200:
         return NotAnEventStream
     if status == 204:
-        return None  # PROTOCOL.md: the stream ends normally
+        return None  # docs/protocol.md: the stream ends normally
     if status == 404:
         return NotFoundError
     if status >= 500:

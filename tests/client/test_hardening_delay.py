@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from expys_stream import Client, open_event_stream, open_message_stream
-from expys_stream._backoff import DEFAULT_MAX_SERVER_DELAY, Backoff, next_wait
+from expys_stream._backoff import Backoff
+from expys_stream._policy import DEFAULT_MAX_SERVER_DELAY, retry_delay
 from expys_stream.testing import ConciergeServer, serve_concierge
 
 pytestmark = pytest.mark.anyio
@@ -24,38 +25,38 @@ CAPPED = "the server asked to wait"
 
 def test_the_default_cap_is_five_minutes() -> None:
     assert DEFAULT_MAX_SERVER_DELAY == 300.0
-    wait = next_wait(Backoff(), 0, retry_floor=86_400.0)
-    assert (wait.delay, wait.server_delay, wait.capped) == (300.0, 86_400.0, True)
+    wait = retry_delay(Backoff(), 0, retry_field=86_400.0)
+    assert (wait.seconds, wait.reason) == (300.0, "capped")
 
 
 @given(
     attempt=st.integers(0, 80),
-    retry_floor=st.floats(0, 1e6),
+    retry_field=st.none() | st.floats(0, 1e6),
     retry_after=st.none() | st.floats(0, 1e6),
     max_server_delay=st.floats(0, 1e4),
     seed=st.integers(0, 2**32),
 )
 def test_a_wait_is_floored_by_the_server_and_capped(
     attempt: int,
-    retry_floor: float,
+    retry_field: float | None,
     retry_after: float | None,
     max_server_delay: float,
     seed: int,
 ) -> None:
     backoff = Backoff(rng=random.Random(seed))
-    wait = next_wait(
+    wait = retry_delay(
         backoff,
         attempt,
-        retry_floor=retry_floor,
+        retry_field=retry_field,
         retry_after=retry_after,
         max_server_delay=max_server_delay,
     )
-    asked = max(retry_floor, retry_after or 0.0)
-    assert wait.server_delay == asked
-    assert wait.capped == (asked > max_server_delay)
-    assert wait.delay >= min(asked, max_server_delay)
-    assert wait.delay <= max(min(asked, max_server_delay), backoff.ceiling(attempt))
-    assert wait.attempt == attempt
+    asked = max(retry_field or 0.0, retry_after or 0.0)
+    assert wait.seconds >= min(asked, max_server_delay)
+    assert wait.seconds <= max(min(asked, max_server_delay), backoff.ceiling(attempt))
+    if wait.reason == "capped":
+        assert asked > max_server_delay
+        assert wait.seconds == max_server_delay
 
 
 @pytest.mark.parametrize("bad", [-1, -0.5, float("nan"), "300", None, True])

@@ -10,8 +10,8 @@ from client_support import Scripted, http_response, running
 from test_hardening_replay import chat, replaying
 
 from expys_stream import ProtocolError
-from expys_stream._chunked import ChunkedReader, FramingError
 from expys_stream._client import Client
+from expys_stream._http._chunked import ChunkedReader, FramingError
 
 pytestmark = pytest.mark.anyio
 

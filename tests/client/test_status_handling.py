@@ -1,4 +1,4 @@
-"""Every row of PROTOCOL.md's status table, on the wire."""
+"""Every row of docs/protocol.md's status table, on the wire."""
 
 from __future__ import annotations
 

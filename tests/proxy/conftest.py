@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import trustme
+from proxy_servers import CONVERSATION
 
 from expys_stream.testing import ConciergeServer, serve_concierge
 
-CONVERSATION = "cnv_proxy"
 PROXY_VARIABLES = (
     "http_proxy",
     "https_proxy",

@@ -25,6 +25,9 @@ import anyio.abc
 from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.tls import TLSStream
 
+#: The conversation every proxy test's concierge has.
+CONVERSATION = "cnv_proxy"
+
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # Hop-by-hop headers: a proxy does not pass them on (RFC 9110, 7.6.1).
 _HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-authorization", b"proxy-connection", b"te"}

@@ -6,8 +6,7 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import CONVERSATION
-from proxy_servers import ForwardProxy
+from proxy_servers import CONVERSATION, ForwardProxy
 
 from expys_stream import Client
 from expys_stream.testing import ConciergeServer

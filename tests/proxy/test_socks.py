@@ -9,11 +9,10 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import CONVERSATION
-from proxy_servers import Socks5Proxy
+from proxy_servers import CONVERSATION, Socks5Proxy
 
 from expys_stream import Client, ProxyError, open_message_stream
-from expys_stream._proxy import ProxySettings, parse_proxy_url
+from expys_stream._http._proxy import ProxySettings, parse_proxy_url
 from expys_stream._transport import StreamBody, Transport
 from expys_stream.testing import ConciergeServer
 

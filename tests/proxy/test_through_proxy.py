@@ -7,11 +7,10 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import CONVERSATION
-from proxy_servers import ForwardProxy
+from proxy_servers import CONVERSATION, ForwardProxy
 
 from expys_stream import Client, open_event_stream, open_message_stream
-from expys_stream._proxy import ProxySettings, parse_proxy_url, settings_from_environment
+from expys_stream._http._proxy import ProxySettings, parse_proxy_url, settings_from_environment
 from expys_stream._transport import StreamBody, Transport
 from expys_stream.testing import ConciergeServer
 
@@ -179,9 +178,9 @@ async def test_a_redirect_to_a_host_in_no_proxy_leaves_the_proxy(
         transport = Transport(user_agent="tests", proxy=settings)
         try:
             with anyio.fail_after(10):
-                headers = {"Authorization": f"Bearer {token}"}
+                credentials = {"Authorization": f"Bearer {token}"}
                 response = await transport.open(
-                    "GET", server.base_url + path, headers, read_timeout=5
+                    "GET", server.base_url + path, {}, origin_only=credentials, read_timeout=5
                 )
                 await response.aclose()
         finally:

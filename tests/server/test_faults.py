@@ -16,7 +16,7 @@ from expys_stream.testing import ConciergeServer, Faults, serve_concierge
 
 pytestmark = pytest.mark.anyio
 
-RETRY = b"retry: 1500\n\n"
+RETRY = b"retry: 10\n\n"
 
 
 async def backlog(server: ConciergeServer, n: int) -> list[Message]:

@@ -42,8 +42,8 @@ async def test_stream_headers_and_retry_line(api: Api, alice: str) -> None:
         assert "content-length" not in headers
         with anyio.fail_after(5):
             await stream.read_chunk()
-        assert bytes(stream.raw) == b"retry: 1500\n\n"
-        assert stream.decoder.retry == 1500
+        assert bytes(stream.raw) == b"retry: 10\n\n"
+        assert stream.decoder.retry == 10
 
 
 async def test_retry_ms_is_configurable(pool: httpcore.AsyncConnectionPool) -> None:
@@ -60,7 +60,7 @@ async def test_one_http_chunk_per_event(server: ConciergeServer, alice: str) -> 
     headers = [("authorization", f"Bearer {alice}")]
     async with RawStream.open(server.port, path_for(DEMO, "stream"), headers) as raw:
         with anyio.fail_after(5):
-            assert await raw.next_chunk() == b"retry: 1500\n\n"
+            assert await raw.next_chunk() == b"retry: 10\n\n"
             await server.wait_for_streams(1)
             published = [await server.publish(DEMO, "usr_bob", f"m{i}") for i in range(3)]
             await server.publish_event(DEMO, "typing", '{"authorID":"usr_bob"}')
@@ -80,7 +80,7 @@ async def test_keepalive_while_idle(pool: httpcore.AsyncConnectionPool) -> None:
         async with Api(pool, server.base_url).stream(DEMO, token) as stream:
             with anyio.fail_after(5):
                 await stream.read_until_raw(b": keepalive\n\n: keepalive\n\n")
-                assert stream.raw.startswith(b"retry: 1500\n\n: keepalive\n\n")
+                assert stream.raw.startswith(b"retry: 10\n\n: keepalive\n\n")
                 await server.publish(DEMO, "usr_bob", "after the keepalives")
                 (message,) = await read_messages(stream, 1)
             assert message.body == "after the keepalives"
@@ -244,7 +244,7 @@ async def test_slow_subscriber_is_disconnected(
                 await server.wait_for_stream_count(1)  # the slow one is gone
                 with pytest.raises(BROKEN):
                     await slow.read_to_end()
-                assert bytes(slow.raw) == b"retry: 1500\n\n"
+                assert bytes(slow.raw) == b"retry: 10\n\n"
                 assert await read_messages(fast, 6) == published
     assert any("(overflow)" in record.getMessage() for record in caplog.records)
 

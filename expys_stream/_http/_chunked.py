@@ -20,7 +20,7 @@ bytes.
 
 from __future__ import annotations
 
-from ._errors import ProtocolError
+from .._errors import ProtocolError
 
 __all__ = ["BodyReader", "ChunkedReader", "FramingError", "LengthReader", "UntilCloseReader"]
 

@@ -30,9 +30,9 @@ from urllib.parse import unquote, urlsplit
 import anyio
 import httpcore
 
-from ._errors import ConnectError, ExpysError, ProxyError
+from .._errors import ConnectError, ExpysError, ProxyError
+from .._text import printable
 from ._no_proxy import NoProxy, parse_no_proxy
-from ._text import printable
 
 __all__ = [
     "NoProxy",
