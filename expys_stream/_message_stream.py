@@ -175,9 +175,9 @@ class MessageStream(_StreamCore):
         # The sync client's hop (docs/sync.md): the next message, waiting as
         # __anext__ does, then the rest of its batch without waiting, with
         # what _last was after each (for last_event_id): the message itself.
-        # Replays are skipped and ids remembered as in __anext__. An invalid
-        # message ends the list; the next call raises (or skips) it at its
-        # place.
+        # Their ids are remembered as in __anext__ (its return ended any
+        # replay check). An invalid message ends the list; the next call
+        # raises (or skips) it at its place.
         messages = [await self.__anext__()]
         recent = self._recent
         assert recent is not None  # (made with the batch __anext__ took)
@@ -195,9 +195,8 @@ class MessageStream(_StreamCore):
                         message: Message = _decode(event._data_bytes)
                     except _DECODE_ERRORS:
                         break
-                    if self._seen is None or not self._replayed(message):
-                        recent.append(message.id)
-                        messages.append(message)
+                    recent.append(message.id)
+                    messages.append(message)
                 index += 1
         self._index = index
         self._last = messages[-1]

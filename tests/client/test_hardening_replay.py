@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 from client_support import Scripted, http_response, running
 
 from expys_stream import Client, open_message_stream
+from expys_stream.sync import open_message_stream as sync_open_message_stream
 
 pytestmark = pytest.mark.anyio
 
@@ -121,3 +124,61 @@ async def test_history_then_a_replay_of_it_repeats_nothing() -> None:
     assert got == ["msg_1", "msg_2", "msg_3"]
     assert server.header(1, b"last-event-id") == b"msg_2"
     assert stream.last_event_id == "msg_3"
+
+
+class ThreadedScript:
+    """A raw HTTP server in a thread, answering connections from a script (for sync code)."""
+
+    def __init__(self, responses: list[Any]) -> None:
+        self.responses = list(responses)
+        self.heads: list[bytes] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._stopping = False
+
+    def __enter__(self) -> ThreadedScript:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping = True
+        # (A connection of our own wakes the accept, which closing would not.)
+        socket.create_connection(self._listener.getsockname(), timeout=10).close()
+        self._thread.join(timeout=10)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while True:
+            connection, _ = self._listener.accept()
+            if self._stopping:
+                connection.close()
+                return
+            with connection:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    data = connection.recv(65536)
+                    if not data:
+                        break
+                    head += data
+                self.heads.append(head)
+                if self.responses:
+                    entry = self.responses.pop(0)
+                    connection.sendall(entry(head) if callable(entry) else entry)
+
+
+def test_the_sync_client_skips_the_replay_of_a_nul_id_message_too() -> None:
+    # expys_stream.sync takes whole batches (MessageStream._take_batch):
+    # the same replay check and last_event_id rule apply there.
+    first = b"retry: 1\n\n" + chat(1) + chat(2, sse_id=b"msg_\x002")
+    got = []
+    with (
+        ThreadedScript([http_response(200, first), replaying(range(1, 4))]) as server,
+        sync_open_message_stream("c", token="t", base_url=server.url, backoff_base=0.01) as stream,
+    ):
+        for message in stream:
+            got.append((message.id, stream.last_event_id))
+            if len(got) == 3:
+                break
+    assert got == [("msg_1", "msg_1"), ("msg_2", "msg_2"), ("msg_3", "msg_3")]
+    assert b"last-event-id: msg_1" in server.heads[1].lower()
