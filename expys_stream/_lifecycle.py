@@ -119,14 +119,14 @@ class StreamStats:
     )
 
     def __init__(self) -> None:
-        self.attempts = 0
-        self.connections = 0
-        self.reconnects = 0
-        self.events = 0
-        self.bytes = 0
+        self.attempts: int = 0
+        self.connections: int = 0
+        self.reconnects: int = 0
+        self.events: int = 0
+        self.bytes: int = 0
         self.last_byte_at: float | None = None
         self.connected_since: float | None = None
-        self._closed_time = 0.0  # seconds spent in connections that ended
+        self._closed_time: float = 0.0  # seconds spent in connections that ended
 
     def time_connected(self, now: float | None = None) -> float:
         """Seconds connected in total, the current connection included (as
