@@ -165,24 +165,25 @@ def redirect(status: int, location: str = "/moved") -> bytes:
     return http_response(status, headers={"Location": location})
 
 
-async def test_a_303_turns_the_request_into_a_get_without_the_body() -> None:
+@pytest.mark.parametrize("method", ["POST", "PUT", "REPORT"])
+async def test_a_303_turns_the_request_into_a_get_without_the_body(method: str) -> None:
     server = BodyScripted([redirect(303), http_response(200, EVENTS), http_response(204)])
     async with running(server):
         got = await read_all(
             server.url + "/q",
-            method="POST",
+            method=method,
             body=b"{}",
             headers={"Content-Type": "application/json", "X-Key": "k"},
         )
     assert len(got) == 2
-    assert server.request_line(0) == b"POST /q HTTP/1.1"
+    assert server.request_line(0) == method.encode() + b" /q HTTP/1.1"
     assert server.request_line(1) == b"GET /moved HTTP/1.1"
     assert server.bodies[1] == b""
     for name in (b"content-type", b"content-length"):
         assert server.header(1, name) is None, name
     assert server.header(1, b"x-key") == b"k"  # (the caller's other headers stay)
     # Every reconnect starts again from the original request.
-    assert server.request_line(2) == b"POST /q HTTP/1.1"
+    assert server.request_line(2) == method.encode() + b" /q HTTP/1.1"
     assert server.bodies[2] == b"{}"
 
 
