@@ -32,6 +32,7 @@ from ._errors import (
     TransportError,
 )
 from ._event_stream import TokenSource, check_token, configure, resolve_token
+from ._http._redirects import GET_ON_SEE_OTHER
 from ._message_stream import MessageStream
 from ._models import Message, MessagePage, message_decoder, page_decoder
 from ._options import ClientOptions, Environment, client_settings
@@ -359,6 +360,10 @@ class Client:
                     origin_only={"Authorization": "Bearer " + token},
                     body=body,
                     read_timeout=_REQUEST_READ_TIMEOUT,
+                    # A send is not repeated as a GET on a 301 or 302 (the
+                    # message would silently not be sent); a 303 points at
+                    # its result, which is fetched.
+                    get_on=GET_ON_SEE_OTHER,
                 )
                 status = response.status
                 data = await response.read_bounded(_body_limit(response))

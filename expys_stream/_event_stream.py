@@ -56,6 +56,7 @@ from ._http._http11 import StreamBody, open_body
 from ._http._proxy import resolve_proxy
 from ._options import DEFAULT_USER_AGENT, EventStreamOptions, Settings, event_stream_settings
 from ._policy import DEFAULT_MAX_SERVER_DELAY, retry_delay
+from ._request_body import GET, StreamRequest, stream_request
 from ._transport import (
     Response,
     Transport,
@@ -238,6 +239,7 @@ class StreamArgs(TypedDict, total=False):
     prelude: Prelude | None
     bulk_body: bool
     secrets: Secrets | None
+    request: StreamRequest
 
 
 class _StreamCore:
@@ -256,6 +258,7 @@ class _StreamCore:
         "_prelude",
         "_reader_scope",
         "_reconnects",
+        "_request",
         "_resume_id",
         "_retry_floor",
         "_secrets",
@@ -282,6 +285,7 @@ class _StreamCore:
         prelude: Prelude | None = None,
         bulk_body: bool = True,
         secrets: Secrets | None = None,
+        request: StreamRequest = GET,
     ) -> None:
         if last_event_id is not None and (
             not isinstance(last_event_id, str) or any(c in last_event_id for c in "\r\n\0")
@@ -301,6 +305,7 @@ class _StreamCore:
         self._not_found = not_found
         self._prelude = prelude
         self._bulk_body = bulk_body
+        self._request = request  # method, body, Content-Type: sent on every connection
         # What nothing this stream emits may contain: the caller's header
         # values, and each token once it was sent (see Secrets).
         self._secrets = Secrets.of_headers(headers) if secrets is None else secrets
@@ -529,11 +534,14 @@ class _StreamCore:
         secret = _bearer(origin_only)
         if secret:
             self._secrets = self._secrets.with_tokens(secret)
+        request = self._request
         response = await self._transport.open(
-            "GET",
+            request.method,
             self._url,
             headers,
             origin_only=origin_only,
+            body=request.body,
+            content_type=request.content_type,
             read_timeout=self._options.read_timeout,
         )
         del headers, origin_only  # (not kept alive by this frame while the stream is idle)
@@ -767,6 +775,9 @@ def open_event_stream(
     headers: Mapping[str, str] | None = None,
     token: TokenSource | None = None,
     last_event_id: str | None = None,
+    method: str = "GET",
+    body: bytes | None = None,
+    json: object = None,
     **options: Unpack[EventStreamOptions],
 ) -> EventStream:
     """Open a reconnecting SSE stream to any ``http(s)`` URL.
@@ -784,6 +795,14 @@ def open_event_stream(
         token: a bearer token, or a sync or async callable that returns a
             fresh one; called before every connection.
         last_event_id: resume after this event ID.
+        method: the request method, any HTTP token (``"POST"``,
+            ``"REPORT"``...; not HEAD, CONNECT or TRACE), sent in upper case.
+        body: the request content, as bytes (not with GET). Its Content-Type
+            is the one in ``headers``, else ``application/octet-stream``.
+        json: a value to send as a JSON body instead (``Content-Type:
+            application/json`` unless ``headers`` names one). The method,
+            body and headers are sent again on every reconnect, with
+            ``Last-Event-ID``; see "Other methods and bodies" in the guide.
         **options: the options of
             [`EventStreamOptions`][expys_stream.EventStreamOptions]
             (``pool``, ``connect_timeout``, ``read_timeout``,
@@ -800,6 +819,7 @@ def open_event_stream(
     settings = event_stream_settings(options, "open_event_stream()")
     url = _checked_url(url)
     headers = _checked_headers(headers, token=token)
+    request = stream_request(method, body, json, headers)
     if token is not None:
         check_token(token)
     stream_options, transport = configure(settings)
@@ -811,6 +831,7 @@ def open_event_stream(
         token=token,
         last_event_id=last_event_id,
         options=stream_options,
+        request=request,
     )
 
 

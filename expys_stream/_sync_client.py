@@ -303,6 +303,9 @@ def open_event_stream(
     headers: Mapping[str, str] | None = None,
     token: TokenSource | None = None,
     last_event_id: str | None = None,
+    method: str = "GET",
+    body: bytes | None = None,
+    json: object = None,
     **options: Unpack[EventStreamOptions],
 ) -> EventStream:
     """Open a reconnecting SSE stream to any ``http(s)`` URL, for blocking code.
@@ -326,6 +329,11 @@ def open_event_stream(
             called before every connection, in a worker thread, so it may
             block (an awaitable it returns is awaited).
         last_event_id: resume after this event ID.
+        method: the request method (``"POST"``, ``"REPORT"``...), as for
+            the async twin.
+        body: the request content, as bytes (not with GET).
+        json: a value to send as a JSON body instead of ``body``; the
+            method, body and headers are sent again on every reconnect.
         **options: the options of
             [`EventStreamOptions`][expys_stream.EventStreamOptions]
             (``pool``, ``connect_timeout``, ``read_timeout``,
@@ -342,7 +350,14 @@ def open_event_stream(
     if token is not None:
         token = _portal.sync_token(token)
     astream = _async_open_event_stream(
-        url, headers=headers, token=token, last_event_id=last_event_id, **options
+        url,
+        headers=headers,
+        token=token,
+        last_event_id=last_event_id,
+        method=method,
+        body=body,
+        json=json,
+        **options,
     )
     return EventStream(astream)
 

@@ -39,7 +39,15 @@ from ._errors_map import (
     read_timeout_error,
 )
 from ._proxy import ProxyPools, ProxySettings, proxy_failure, proxy_refused
-from ._redirects import MAX_REDIRECTS, REDIRECT_STATUSES, hop_headers, next_hop, same_origin
+from ._redirects import (
+    GET_ON_ANY,
+    MAX_REDIRECTS,
+    REDIRECT_STATUSES,
+    hop_headers,
+    next_hop,
+    same_origin,
+    without_body_headers,
+)
 from ._urls import _host_header, _redact, header_problem
 
 __all__ = ["Response", "StreamBody", "Transport", "open_body"]
@@ -51,6 +59,8 @@ MAX_ERROR_BODY = 64 * 1024
 READ_SIZE = 64 * 1024
 #: How long closing a response may take before it is abandoned.
 CLOSE_TIMEOUT = 2.0
+#: Methods whose requests carry no Content-Length when they have no body.
+_NO_CONTENT_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 
 
 @dataclass(slots=True)
@@ -383,8 +393,10 @@ class Transport:
         *,
         origin_only: Mapping[str, str] | None = None,
         body: bytes = b"",
+        content_type: str | None = None,
         read_timeout: float | None,
         follow_redirects: bool = True,
+        get_on: frozenset[int] = GET_ON_ANY,
     ) -> Response:
         """Send a request and return the response with its body unread.
 
@@ -392,30 +404,41 @@ class Transport:
         ``origin_only`` are the token and the caller's headers, sent only
         while the hops stay on the first URL's origin (see ``_redirects``).
         A name in any case replaces the same name given before it.
+        ``content_type`` is the body's, sent as a protocol header.
 
         Redirects (301, 302, 303, 307, 308) are followed up to
-        :data:`MAX_REDIRECTS` hops for GET; a POST follows only 307 and 308,
-        which keep the method and body.
+        :data:`MAX_REDIRECTS` hops, the method and body of each as
+        ``_redirects.next_hop`` says: 307 and 308 keep both, 303 (and 301
+        or 302 after a POST) sends a GET without the body and its header
+        fields. ``get_on`` narrows the statuses allowed to make that change
+        (``GET_ON_SEE_OTHER``: only 303; another is a RedirectError).
 
         Raises:
             ReadTimeout: the response head was not complete within the
                 head timeout (connecting and sending included).
+            RedirectError: a redirect that cannot be followed, or too many.
         """
         if self._closed:
             raise StreamClosed("the client is closed")
         first_url = url
         on_origin = True
+        protocol = {**self._base_headers, **headers}
+        if content_type is not None:
+            protocol["Content-Type"] = content_type
         for _hop in range(MAX_REDIRECTS + 1):
             on_origin = on_origin and same_origin(url, first_url)
-            fields = hop_headers(
-                {**self._base_headers, **headers}, origin_only, on_origin=on_origin
-            )
+            fields = hop_headers(protocol, origin_only, on_origin=on_origin)
             response = await self._send_once(method, url, fields, body, read_timeout)
             if not follow_redirects or response.status not in REDIRECT_STATUSES:
                 return response
             location = response.header(b"location")
             await response.aclose()
-            url = next_hop(method, response.status, url, location)
+            hop = next_hop(method, response.status, url, location, get_on=get_on)
+            url, method = hop.url, hop.method
+            if not hop.keep_body:
+                body = b""
+                protocol = without_body_headers(protocol) or {}
+                origin_only = without_body_headers(origin_only)
         raise RedirectError(f"more than {MAX_REDIRECTS} redirects, last to {_redact(url)}")
 
     def _extensions(self, read_timeout: float | None) -> dict[str, Any]:
@@ -435,7 +458,8 @@ class Transport:
         read_timeout: float | None,
     ) -> Response:
         wire_headers = [(b"Host", _host_header(url)), *fields]
-        if body:
+        # (RFC 9110 8.6: a POST without content still says so, "0".)
+        if body or method not in _NO_CONTENT_METHODS:
             wire_headers.append((b"Content-Length", str(len(body)).encode("ascii")))
         request = httpcore.Request(
             method.encode("ascii"),

@@ -14,7 +14,13 @@ import pytest
 from client_support import Scripted, http_response, running
 
 from expys_stream import RedirectError, open_event_stream
-from expys_stream._http._redirects import hop_headers, next_hop, same_origin
+from expys_stream._http._redirects import (
+    GET_ON_SEE_OTHER,
+    Hop,
+    hop_headers,
+    next_hop,
+    same_origin,
+)
 
 CALLER = {"X-Api-Key": "key-SECRET", "Cookie": "session=SECRET", "X-Trace": "t1"}
 ORIGIN_ONLY = [b"x-api-key", b"cookie", b"x-trace", b"authorization"]
@@ -73,14 +79,18 @@ def test_the_default_port_is_the_same_origin_as_none() -> None:
     ],
 )
 def test_next_hop_resolves_the_location(location: bytes, target: str) -> None:
-    assert next_hop("GET", 302, "http://127.0.0.1:8000/a", location) == target
+    assert next_hop("GET", 302, "http://127.0.0.1:8000/a", location).url == target
 
 
-@pytest.mark.parametrize("status", [301, 302, 303])
-def test_a_post_follows_only_307_and_308(status: int) -> None:
+@pytest.mark.parametrize("status", [301, 302])
+def test_only_a_see_other_may_turn_a_narrowed_post_into_a_get(status: int) -> None:
+    # (send_message: a 301 or 302 followed as GET would not send the message.)
     with pytest.raises(RedirectError, match=f"POST got a {status} redirect"):
-        next_hop("POST", status, "http://h/a", b"/b")
-    assert next_hop("POST", 307, "http://h/a", b"/b") == "http://h/b"
+        next_hop("POST", status, "http://h/a", b"/b", get_on=GET_ON_SEE_OTHER)
+    assert next_hop("POST", 303, "http://h/a", b"/b", get_on=GET_ON_SEE_OTHER) == Hop(
+        "http://h/b", "GET", keep_body=False
+    )
+    assert next_hop("POST", 307, "http://h/a", b"/b") == Hop("http://h/b", "POST", keep_body=True)
 
 
 # -- on the wire ----------------------------------------------------------------
