@@ -27,15 +27,9 @@ import anyio
 import msgspec
 
 from ._errors import MessageDecodeError
-from ._event_stream import (
-    REPLAY_WINDOW,
-    StreamArgs,
-    _Failure,
-    _NewConnection,
-    _Prelude,
-    _StreamCore,
-)
 from ._models import Message, message_decoder
+from ._stream_core import _StreamCore
+from ._stream_parts import REPLAY_WINDOW, StreamArgs, _Failure, _NewConnection, _Prelude
 
 __all__ = ["MessageStream"]
 
