@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, Unpack
 from urllib.parse import quote, urlencode, urlsplit
@@ -31,11 +31,13 @@ from ._errors import (
     TLSVerificationError,
     TransportError,
 )
-from ._event_stream import TokenSource, check_token, configure, resolve_token
+from ._event_stream import TokenSource, check_observers, check_token, configure, resolve_token
+from ._lifecycle import Observer
 from ._message_stream import MessageStream
 from ._models import Message, MessagePage, message_decoder, page_decoder
 from ._options import ClientOptions, Environment, client_settings
 from ._policy import retry_delay
+from ._stream_parts import StreamItem
 from ._transport import Response, ascii_url, header_problem, status_error
 from .sse._event import _utf8
 
@@ -116,6 +118,8 @@ class Client:
         base_url: the service's base URL (may carry a path prefix); else
             ``EXPYS_BASE_URL``; else the environment's.
         environment: ``"production"`` or ``"sandbox"``.
+        observers: objects told of every connection event of every stream
+            this client opens (see [`Observer`][expys_stream.Observer]).
         **options: the options of [`ClientOptions`][expys_stream.ClientOptions]
             (``pool``, ``connect_timeout``, ``read_timeout``, ``backoff_base``,
             ``backoff_cap``, ``reset_after``, ``max_retries``,
@@ -135,10 +139,12 @@ class Client:
         token: TokenSource,
         base_url: str | None = None,
         environment: Environment = "production",
+        observers: Iterable[Observer] = (),
         **options: Unpack[ClientOptions],
     ) -> None:
         settings = client_settings(options, "Client()")
         check_token(token)
+        self._observers = check_observers(observers)
         request_retries = settings.request_retries
         if type(request_retries) is not int or request_retries < 0:
             raise ValueError("request_retries must be an int >= 0")
@@ -258,6 +264,8 @@ class Client:
         last_event_id: str | None = None,
         history: int = 0,
         on_invalid: Literal["raise", "skip"] = "raise",
+        on_event: Callable[[StreamItem], object] | None = None,
+        observers: Iterable[Observer] = (),
     ) -> MessageStream:
         """A live stream of the conversation's messages; use with ``async with``.
 
@@ -271,6 +279,12 @@ class Client:
             on_invalid: ``"raise"`` a [`MessageDecodeError`][expys_stream.MessageDecodeError] for a
                 message event that is not a valid message, or ``"skip"`` it
                 with a warning in the log.
+            on_event: called with each item that is not a message, at its
+                place in the stream, from inside the ``async for``: events of
+                other types (``typing``, ``read``), comments, and the
+                connection's events ([`Retrying`][expys_stream.Retrying]...).
+            observers: told of every connection event, as well as the
+                client's own observers (see [`Observer`][expys_stream.Observer]).
 
         Raises:
             ValueError: ``history`` outside 0..100, or given together with
@@ -278,7 +292,15 @@ class Client:
         """
         if self._closed:
             raise StreamClosed("the client is closed")
-        return self._stream(conversation_id, last_event_id, history, on_invalid, owns=False)
+        return self._stream(
+            conversation_id,
+            last_event_id,
+            history,
+            on_invalid,
+            owns=False,
+            on_event=on_event,
+            observers=observers,
+        )
 
     def _stream(
         self,
@@ -288,6 +310,8 @@ class Client:
         on_invalid: Literal["raise", "skip"],
         *,
         owns: bool,
+        on_event: Callable[[StreamItem], object] | None = None,
+        observers: Iterable[Observer] = (),
     ) -> MessageStream:
         if type(history) is not int or not 0 <= history <= 100:
             raise ValueError("history must be an int from 0 to 100")
@@ -313,6 +337,8 @@ class Client:
             not_found=ConversationNotFoundError,
             prelude=prelude,
             secrets=self._secrets,
+            on_event=on_event,
+            observers=[*self._observers, *check_observers(observers)],
         )
 
     async def _request(
@@ -444,6 +470,8 @@ def open_message_stream(
     last_event_id: str | None = None,
     history: int = 0,
     on_invalid: Literal["raise", "skip"] = "raise",
+    on_event: Callable[[StreamItem], object] | None = None,
+    observers: Iterable[Observer] = (),
     **options: Unpack[ClientOptions],
 ) -> MessageStream:
     """Stream a conversation's new messages, live, as [`Message`][expys_stream.Message] objects.
@@ -461,11 +489,20 @@ def open_message_stream(
     ``max_retries``, ``max_event_size``, ``pool``, ``ssl_context``,
     ``user_agent``...) are as for [`Client`][expys_stream.Client]; the stream
     closes the private client it makes.
-    ``last_event_id``, ``history`` and ``on_invalid`` are as for
+    ``last_event_id``, ``history``, ``on_invalid``, ``on_event`` and
+    ``observers`` are as for
     [`Client.open_message_stream`][expys_stream.Client.open_message_stream].
     """
     client = Client(token=token, base_url=base_url, environment=environment, **options)
-    return client._stream(conversation_id, last_event_id, history, on_invalid, owns=True)
+    return client._stream(
+        conversation_id,
+        last_event_id,
+        history,
+        on_invalid,
+        owns=True,
+        on_event=on_event,
+        observers=observers,
+    )
 
 
 Client.__module__ = "expys_stream"

@@ -8,6 +8,7 @@ decoder feed, one hop to the consumer.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import anyio
 
@@ -17,9 +18,10 @@ from ._errors import NotAnEventStream, NotFoundError, ProtocolError, Secrets
 from ._headers import TokenSource, bearer, resolve_token, resume_value
 from ._http._chunked import FramingError
 from ._http._http11 import StreamBody, open_body
+from ._lifecycle import Lifecycle
 from ._stream_parts import StreamOptions, _is_event_stream, _Item, _NewConnection, _Retry
 from ._transport import Response, Transport, _redact, status_error
-from .sse import EventTooLarge, SSEDecoder
+from .sse import EventTooLarge, ServerSentEvent, SSEDecoder
 
 __all__: list[str] = []
 
@@ -34,16 +36,19 @@ class _Connection:
         "__weakref__",
         "_bulk_body",
         "_channel",
+        "_comments",
         "_filter_replays",
         "_headers",
+        "_held",
+        "_lifecycle",
         "_not_found",
         "_options",
         "_owns_transport",
         "_prelude",
         "_reader_scope",
-        "_reconnects",
+        "_restart",
         "_resume_id",
-        "_retry_floor",
+        "_retry_field",
         "_secrets",
         "_shut",
         "_state",
@@ -63,22 +68,28 @@ class _Connection:
     _bulk_body: bool
     _secrets: Secrets
     _resume_id: str
-    _retry_floor: float
+    _retry_field: float | None
     _filter_replays: bool
+    _lifecycle: Lifecycle
+    _comments: bool
+    # A batch the reader was cancelled while handing over (by restart()):
+    # the reader hands it over before the next attempt, so none is lost.
+    _held: list[Any] | None
 
     @property
     def _url_for_log(self) -> str:
         return _redact(self._url)
 
-    async def _attempt(
-        self, send: Channel[_Item], scope: anyio.CancelScope, connected_at: list[float]
-    ) -> bool:
-        """One connection; True when the server asked us to stop (204)."""
+    async def _attempt(self, send: Channel[_Item], scope: anyio.CancelScope, number: int) -> bool:
+        """Attempt ``number`` (1, 2, ... in a row); True when the server
+        asked us to stop (204)."""
         headers, origin_only = await self._request_headers()
         # The credential sent, to blank it out of anything we emit.
         secret = bearer(origin_only)
         if secret:
             self._secrets = self._secrets.with_tokens(secret)
+        lifecycle = self._lifecycle
+        lifecycle.begin(number, "GET", self._url)
         response = await self._transport.open(
             "GET",
             self._url,
@@ -91,7 +102,9 @@ class _Connection:
             await self._check(response, secret)
             if response.status == 204:
                 return True
-            connected_at.append(anyio.current_time())
+            lifecycle.connected(response.status, response.headers, self._resume_id)
+            if lifecycle.outbox is not None:  # lifecycle items asked for
+                await send.put(lifecycle.drain())
             self._secrets.log(
                 logger,
                 logging.INFO,
@@ -147,9 +160,16 @@ class _Connection:
     ) -> None:
         # The hot loop: one socket read, one decoder feed, one channel hop.
         body = open_body(response, self._options.read_timeout, scope, bulk=self._bulk_body)
-        decoder = SSEDecoder(self._options.max_event_size, last_event_id=self._resume_id)
+        comments = self._comments
+        decoder = SSEDecoder(
+            self._options.max_event_size, last_event_id=self._resume_id, comments=comments
+        )
         feed = decoder.feed
         read = body.read
+        lifecycle = self._lifecycle
+        stats = lifecycle.stats
+        clock = lifecycle.clock
+        on_items = lifecycle.on_items  # None unless an observer wants batches
         first = self._filter_replays  # the next batch is the connection's first
         broken: ProtocolError | None = None
         try:
@@ -165,18 +185,30 @@ class _Connection:
                     if type(body) is not StreamBody:
                         payload = b""
                 if payload:
+                    stats.bytes += len(payload)
+                    stats.last_byte_at = clock()
                     try:
-                        events = feed(payload)
+                        events: list[Any] = feed(payload)
                     except EventTooLarge as exc:
-                        if exc.events:
-                            await send.put(_NewConnection(exc.events) if first else exc.events)
-                            exc.events = []  # delivered: the error does not keep them
+                        items: list[Any] = exc.items
+                        if items:
+                            stats.events += len(exc.events)
+                            await send.put(_NewConnection(items) if first else items)
+                            exc.events = []  # delivered: the error keeps none
+                            exc.items = []
                         raise
                     if events:
+                        stats.events += _count_events(events) if comments else len(events)
+                        if on_items is not None:
+                            on_items(events)
                         if first:
                             events = _NewConnection(events)
                             first = False
-                        await send.put(events)
+                        try:
+                            await send.put(events)
+                        except BaseException:
+                            self._held = events  # (restart() cancelled the hand-over)
+                            raise
                     if broken is None:
                         continue
                 if broken is not None:
@@ -187,4 +219,9 @@ class _Connection:
             self._resume_id = decoder.last_event_id
             if decoder.retry is not None:
                 # Capped like Retry-After: a server asking for years is broken.
-                self._retry_floor = min(decoder.retry / 1000.0, MAX_RETRY_AFTER)
+                self._retry_field = min(decoder.retry / 1000.0, MAX_RETRY_AFTER)
+
+
+def _count_events(items: list[Any]) -> int:
+    # With comments on, a batch holds comments too; stats count events only.
+    return sum(1 for item in items if type(item) is ServerSentEvent)

@@ -20,7 +20,7 @@ the very same object, and no ``ExceptionGroup`` reaches the user.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -28,8 +28,10 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ._channel import Channel
+from ._connection_events import StreamState
 from ._errors import NotFoundError, Secrets, StreamClosed
 from ._headers import TokenSource, resume_value
+from ._lifecycle import Lifecycle, Observer, StreamStats
 from ._reader import _Reader
 from ._stream_parts import Prelude, StreamOptions, _Item
 from ._transport import Transport, _redact
@@ -56,6 +58,9 @@ class _StreamCore(_Reader):
         prelude: Prelude | None = None,
         bulk_body: bool = True,
         secrets: Secrets | None = None,
+        observers: Iterable[Observer | Callable[[Any], None]] = (),
+        queue_lifecycle: bool = False,
+        comments: bool = False,
     ) -> None:
         if last_event_id is not None and (
             not isinstance(last_event_id, str) or any(c in last_event_id for c in "\r\n\0")
@@ -80,8 +85,13 @@ class _StreamCore(_Reader):
         self._secrets = Secrets.of_headers(headers) if secrets is None else secrets
         # The reader's view: what it received last (sent as Last-Event-ID).
         self._resume_id = last_event_id or ""
-        self._retry_floor = 0.0
-        self._reconnects = 0
+        self._retry_field: float | None = None  # the stream's last retry: field
+        # The connection's state machine; queue_lifecycle keeps its events
+        # for the reader to deliver among the items.
+        self._lifecycle = Lifecycle(observers, queue=queue_lifecycle)
+        self._comments = comments
+        self._restart = False  # restart() cut the attempt in flight
+        self._held: list[Any] | None = None
         # Replay protection (message streams): each connection's first batch
         # goes down the channel as a _NewConnection, whose first messages
         # the consumer checks against the ids it delivered.
@@ -98,7 +108,35 @@ class _StreamCore(_Reader):
     @property
     def reconnects(self) -> int:
         """How many times the stream has reconnected so far."""
-        return self._reconnects
+        return self._lifecycle.stats.reconnects
+
+    @property
+    def state(self) -> StreamState:
+        """Where the connection is: connecting, open, retrying or closed."""
+        return self._lifecycle.state
+
+    @property
+    def stats(self) -> StreamStats:
+        """The stream's counters: attempts, connections, events, bytes, ..."""
+        return self._lifecycle.stats
+
+    def restart(self) -> None:
+        """Drop the connection now and reconnect, as after a drop.
+
+        The stream resumes after the last event it received (nothing is
+        lost or repeated), waits as its backoff says without counting a
+        failure, and counts a reconnect. While no attempt is in flight
+        (waiting to retry, or not yet connecting) it does nothing.
+
+        Raises:
+            StreamClosed: the stream is not open (outside ``async with``).
+        """
+        if self._state != "open":
+            raise StreamClosed("the stream is not open: use it inside `async with`")
+        if self._lifecycle.in_attempt and not self._stopped:
+            self._restart = True
+            if self._reader_scope is not None:
+                self._reader_scope.cancel()
 
     async def __aenter__(self) -> Any:
         if self._state != "new":

@@ -4,21 +4,24 @@ constructor's arguments, and the items the reader sends the consumer.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Required, TypedDict, TypeVar
 
 from ._backoff import Backoff, check_max_server_delay, is_seconds
+from ._connection_events import LifecycleEvent
 from ._errors import ExpysError, NotFoundError, Secrets
 from ._headers import TokenSource
+from ._lifecycle import Observer
 from ._policy import DEFAULT_MAX_SERVER_DELAY
 from ._transport import Transport
-from .sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
+from .sse import DEFAULT_MAX_EVENT_SIZE, Comment, ServerSentEvent
 
 __all__ = [
     "REPLAY_WINDOW",
     "Prelude",
     "StreamArgs",
+    "StreamItem",
     "StreamOptions",
 ]
 
@@ -26,6 +29,11 @@ __all__ = [
 REPLAY_WINDOW = 1024
 
 _T = TypeVar("_T")
+
+StreamItem = ServerSentEvent | Comment | LifecycleEvent
+"""What an [`EventItemStream`][expys_stream.EventItemStream] yields, and a
+message stream's ``on_event`` gets: a server's event, a comment, or one of
+the connection's events."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,7 @@ class _Failure:
     error: BaseException
 
 
-class _NewConnection(list[ServerSentEvent]):
+class _NewConnection(list[Any]):
     """The first batch of events of a connection (message streams only).
 
     A server that honours ``Last-Event-ID`` repeats nothing; one that
@@ -112,7 +120,7 @@ class _Prelude(Generic[_T]):
 
 
 # Everything that may travel down the channel.
-_Item = list[ServerSentEvent] | _Failure | _Prelude[Any]
+_Item = list[Any] | _Failure | _Prelude[Any]
 
 #: Runs in the reader before the first connection: returns items to deliver
 #: first and the last event ID to resume after (None keeps the given one).
@@ -136,3 +144,6 @@ class StreamArgs(TypedDict, total=False):
     prelude: Prelude | None
     bulk_body: bool
     secrets: Secrets | None
+    observers: Iterable[Observer | Callable[[Any], None]]
+    queue_lifecycle: bool
+    comments: bool
