@@ -89,6 +89,8 @@ class _Reader(_Connection):
                     if await self._attempt(send, scope, retries + 1):
                         logger.info("the server ended the stream (204): %s", self._url_for_log)
                         lifecycle.close()
+                        if lifecycle.outbox:
+                            await send.put(lifecycle.drain())  # its Disconnected
                         return
                     error = TransportError("the server closed the stream")
                 except _Retry as retry:
