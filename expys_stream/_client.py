@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, Unpack
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import anyio
 import msgspec
@@ -32,72 +31,21 @@ from ._errors import (
     TransportError,
 )
 from ._event_stream import TokenSource, check_observers, check_token, configure, resolve_token
+from ._headers import ENVIRONMENTS, resolve_base_url, segment
 from ._lifecycle import Observer
 from ._message_stream import MessageStream
 from ._models import Message, MessagePage, message_decoder, page_decoder
 from ._options import ClientOptions, Environment, client_settings
 from ._policy import retry_delay
 from ._stream_parts import StreamItem
-from ._transport import Response, ascii_url, header_problem, status_error
+from ._transport import Response, header_problem, status_error
 from .sse._event import _utf8
 
 __all__ = ["ENVIRONMENTS", "Client", "open_message_stream", "resolve_base_url"]
 
 logger = logging.getLogger("expys_stream")
 
-#: Base URLs of the concierge's environments.
-ENVIRONMENTS = {
-    "production": "https://api.expys.com",
-    "sandbox": "https://sandbox.api.expys.com",
-}
 _REQUEST_READ_TIMEOUT = 30.0
-
-
-def resolve_base_url(base_url: str | None, environment: str) -> str:
-    """The base URL: the argument, else ``EXPYS_BASE_URL``, else the environment's.
-
-    The URL comes back in ASCII, as it goes on the wire: a host name outside
-    ASCII in its IDNA (punycode) form, other characters outside ASCII
-    percent-encoded as UTF-8; without a trailing slash.
-
-    Raises:
-        ValueError: an unknown environment, or a base URL that is not an
-            absolute http(s) URL, carries credentials, a query or a
-            fragment, has a bad port, or a host name that IDNA cannot
-            encode (an empty label, a label over 63 characters).
-    """
-    if base_url is None:
-        base_url = os.environ.get("EXPYS_BASE_URL") or None
-    if base_url is None:
-        try:
-            base_url = ENVIRONMENTS[environment]
-        except KeyError:
-            known = ", ".join(sorted(ENVIRONMENTS))
-            raise ValueError(f"unknown environment {environment!r} (known: {known})") from None
-    if not isinstance(base_url, str):
-        raise TypeError("base_url must be a str")
-    try:
-        parts = urlsplit(base_url)
-    except ValueError:  # (urllib's text would quote the netloc, password included)
-        raise ValueError("base_url is not a URL (a bad IPv6 literal or netloc)") from None
-    if parts.query or parts.fragment or parts.username or parts.password:
-        # (Checked before any message quotes the URL: it may hold a password.)
-        raise ValueError("base_url must not carry credentials, a query or a fragment")
-    try:
-        return ascii_url(base_url).rstrip("/")
-    except ValueError as exc:
-        raise ValueError(f"base_url {base_url!r} is not an absolute http(s) URL: {exc}") from None
-
-
-def _segment(conversation_id: str) -> str:
-    # One path segment, whatever the id holds: "../admin" stays a segment.
-    if not isinstance(conversation_id, str) or not conversation_id:
-        raise ValueError("conversation_id must be a non-empty str")
-    if conversation_id in (".", ".."):
-        # A dot segment: URL normalisation (RFC 3986, and WHATWG for %2e
-        # too) removes it, so /v1/conversations/../stream means /v1/stream.
-        raise ValueError(f"conversation_id cannot be {conversation_id!r} (a dot segment)")
-    return quote(_utf8(conversation_id, "conversation_id"), safe="")
 
 
 class Client:
@@ -186,7 +134,7 @@ class Client:
             await self._transport.aclose()
 
     def _url(self, conversation_id: str, leaf: str) -> str:
-        return f"{self._base_url}/v1/conversations/{_segment(conversation_id)}/{leaf}"
+        return f"{self._base_url}/v1/conversations/{segment(conversation_id)}/{leaf}"
 
     async def list_messages(
         self, conversation_id: str, *, limit: int = 20, before: str | None = None

@@ -1,25 +1,38 @@
-"""Checks on what a caller passes before any I/O: the token, the URL, the
+"""Checks on what a caller passes before any I/O: the token, the URLs (a
+stream's, the client's base URL, a conversation id as a path segment), the
 headers; and the values the reader puts in its requests from them.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Awaitable, Callable, Mapping
+from urllib.parse import quote, urlsplit
 
 from ._backoff import is_seconds
 from ._transport import _redact, ascii_url, header_problem
+from .sse._event import _utf8
 
 __all__ = [
+    "ENVIRONMENTS",
     "TokenSource",
     "bearer",
     "check_token",
     "checked_headers",
     "checked_url",
     "head_timeout",
+    "resolve_base_url",
     "resolve_token",
     "resume_value",
+    "segment",
 ]
+
+#: Base URLs of the concierge's environments.
+ENVIRONMENTS = {
+    "production": "https://api.expys.com",
+    "sandbox": "https://sandbox.api.expys.com",
+}
 
 TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
 """A member token, or a callable (sync or async) that returns a fresh one.
@@ -149,3 +162,50 @@ def resume_value(event_id: str) -> str | None:
     """
     value = event_id.strip(" \t")
     return None if header_problem("Last-Event-ID", value) else value
+
+
+def resolve_base_url(base_url: str | None, environment: str) -> str:
+    """The base URL: the argument, else ``EXPYS_BASE_URL``, else the environment's.
+
+    The URL comes back in ASCII, as it goes on the wire: a host name outside
+    ASCII in its IDNA (punycode) form, other characters outside ASCII
+    percent-encoded as UTF-8; without a trailing slash.
+
+    Raises:
+        ValueError: an unknown environment, or a base URL that is not an
+            absolute http(s) URL, carries credentials, a query or a
+            fragment, has a bad port, or a host name that IDNA cannot
+            encode (an empty label, a label over 63 characters).
+    """
+    if base_url is None:
+        base_url = os.environ.get("EXPYS_BASE_URL") or None
+    if base_url is None:
+        try:
+            base_url = ENVIRONMENTS[environment]
+        except KeyError:
+            known = ", ".join(sorted(ENVIRONMENTS))
+            raise ValueError(f"unknown environment {environment!r} (known: {known})") from None
+    if not isinstance(base_url, str):
+        raise TypeError("base_url must be a str")
+    try:
+        parts = urlsplit(base_url)
+    except ValueError:  # (urllib's text would quote the netloc, password included)
+        raise ValueError("base_url is not a URL (a bad IPv6 literal or netloc)") from None
+    if parts.query or parts.fragment or parts.username or parts.password:
+        # (Checked before any message quotes the URL: it may hold a password.)
+        raise ValueError("base_url must not carry credentials, a query or a fragment")
+    try:
+        return ascii_url(base_url).rstrip("/")
+    except ValueError as exc:
+        raise ValueError(f"base_url {base_url!r} is not an absolute http(s) URL: {exc}") from None
+
+
+def segment(conversation_id: str) -> str:
+    # One path segment, whatever the id holds: "../admin" stays a segment.
+    if not isinstance(conversation_id, str) or not conversation_id:
+        raise ValueError("conversation_id must be a non-empty str")
+    if conversation_id in (".", ".."):
+        # A dot segment: URL normalisation (RFC 3986, and WHATWG for %2e
+        # too) removes it, so /v1/conversations/../stream means /v1/stream.
+        raise ValueError(f"conversation_id cannot be {conversation_id!r} (a dot segment)")
+    return quote(_utf8(conversation_id, "conversation_id"), safe="")

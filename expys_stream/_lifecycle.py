@@ -1,7 +1,7 @@
 """A stream's connection life: its states, its events, its statistics.
 
 The events and states are in ``_connection_events.py``. The reader
-(``_event_stream.py``) drives one :class:`Lifecycle` per stream
+(``_reader.py`` and ``_connection.py``) drives one :class:`Lifecycle` per stream
 through the transitions below; each transition updates the state and the
 statistics and hands its events, in order, to the observers. Nothing here
 does I/O or reads a clock other than the one it is given, so the machine is
