@@ -78,3 +78,31 @@ async def test_restart_outside_the_block_is_refused(server: ConciergeServer, tok
     with pytest.raises(StreamClosed):
         stream.restart()
     await client.aclose()
+
+
+async def test_restart_while_the_consumer_is_behind_loses_nothing(
+    server: ConciergeServer, token: str, fast: dict[str, Any]
+) -> None:
+    # 2000 messages are more than the client holds (two socket reads), so
+    # the reader is waiting to hand a batch over when restart() cuts it:
+    # that batch is handed over before the next attempt, and the resume
+    # point is after it.
+    async with (
+        Client(token=token, **fast) as client,
+        client.open_message_stream(CONVERSATION) as stream,
+    ):
+        await subscribed(server)
+        sent = [await server.publish(CONVERSATION, "usr_bob", f"m{i}") for i in range(2000)]
+        got = await collect(stream, 1)
+        with anyio.fail_after(10):
+            while stream._channel is None or stream._channel.statistics().tasks_waiting_send == 0:
+                await anyio.sleep(0.005)
+        stream.restart()
+        got += await collect(stream, 1999, timeout=30)
+        with anyio.fail_after(10):
+            while len(stream_requests(server)) < 2:
+                await anyio.sleep(0.01)
+        late = await server.publish(CONVERSATION, "usr_bob", "after")
+        got += await collect(stream, 1)
+    assert [m.id for m in got] == [m.id for m in [*sent, late]]
+    assert stream.reconnects == 1
