@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, Unpack
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import anyio
 import msgspec
@@ -31,72 +30,23 @@ from ._errors import (
     TLSVerificationError,
     TransportError,
 )
-from ._event_stream import TokenSource, check_token, configure, resolve_token
+from ._event_stream import TokenSource, check_observers, check_token, configure, resolve_token
+from ._headers import ENVIRONMENTS, resolve_base_url, segment
 from ._http._redirects import GET_ON_SEE_OTHER
+from ._lifecycle import Observer
 from ._message_stream import MessageStream
 from ._models import Message, MessagePage, message_decoder, page_decoder
 from ._options import ClientOptions, Environment, client_settings
 from ._policy import retry_delay
-from ._transport import Response, ascii_url, header_problem, status_error
+from ._stream_parts import StreamItem
+from ._transport import Response, header_problem, status_error
 from .sse._event import _utf8
 
 __all__ = ["ENVIRONMENTS", "Client", "open_message_stream", "resolve_base_url"]
 
 logger = logging.getLogger("expys_stream")
 
-#: Base URLs of the concierge's environments.
-ENVIRONMENTS = {
-    "production": "https://api.expys.com",
-    "sandbox": "https://sandbox.api.expys.com",
-}
 _REQUEST_READ_TIMEOUT = 30.0
-
-
-def resolve_base_url(base_url: str | None, environment: str) -> str:
-    """The base URL: the argument, else ``EXPYS_BASE_URL``, else the environment's.
-
-    The URL comes back in ASCII, as it goes on the wire: a host name outside
-    ASCII in its IDNA (punycode) form, other characters outside ASCII
-    percent-encoded as UTF-8; without a trailing slash.
-
-    Raises:
-        ValueError: an unknown environment, or a base URL that is not an
-            absolute http(s) URL, carries credentials, a query or a
-            fragment, has a bad port, or a host name that IDNA cannot
-            encode (an empty label, a label over 63 characters).
-    """
-    if base_url is None:
-        base_url = os.environ.get("EXPYS_BASE_URL") or None
-    if base_url is None:
-        try:
-            base_url = ENVIRONMENTS[environment]
-        except KeyError:
-            known = ", ".join(sorted(ENVIRONMENTS))
-            raise ValueError(f"unknown environment {environment!r} (known: {known})") from None
-    if not isinstance(base_url, str):
-        raise TypeError("base_url must be a str")
-    try:
-        parts = urlsplit(base_url)
-    except ValueError:  # (urllib's text would quote the netloc, password included)
-        raise ValueError("base_url is not a URL (a bad IPv6 literal or netloc)") from None
-    if parts.query or parts.fragment or parts.username or parts.password:
-        # (Checked before any message quotes the URL: it may hold a password.)
-        raise ValueError("base_url must not carry credentials, a query or a fragment")
-    try:
-        return ascii_url(base_url).rstrip("/")
-    except ValueError as exc:
-        raise ValueError(f"base_url {base_url!r} is not an absolute http(s) URL: {exc}") from None
-
-
-def _segment(conversation_id: str) -> str:
-    # One path segment, whatever the id holds: "../admin" stays a segment.
-    if not isinstance(conversation_id, str) or not conversation_id:
-        raise ValueError("conversation_id must be a non-empty str")
-    if conversation_id in (".", ".."):
-        # A dot segment: URL normalisation (RFC 3986, and WHATWG for %2e
-        # too) removes it, so /v1/conversations/../stream means /v1/stream.
-        raise ValueError(f"conversation_id cannot be {conversation_id!r} (a dot segment)")
-    return quote(_utf8(conversation_id, "conversation_id"), safe="")
 
 
 class Client:
@@ -117,6 +67,8 @@ class Client:
         base_url: the service's base URL (may carry a path prefix); else
             ``EXPYS_BASE_URL``; else the environment's.
         environment: ``"production"`` or ``"sandbox"``.
+        observers: objects told of every connection event of every stream
+            this client opens (see [`Observer`][expys_stream.Observer]).
         **options: the options of [`ClientOptions`][expys_stream.ClientOptions]
             (``pool``, ``connect_timeout``, ``read_timeout``, ``backoff_base``,
             ``backoff_cap``, ``reset_after``, ``max_retries``,
@@ -136,10 +88,12 @@ class Client:
         token: TokenSource,
         base_url: str | None = None,
         environment: Environment = "production",
+        observers: Iterable[Observer] = (),
         **options: Unpack[ClientOptions],
     ) -> None:
         settings = client_settings(options, "Client()")
         check_token(token)
+        self._observers = check_observers(observers)
         request_retries = settings.request_retries
         if type(request_retries) is not int or request_retries < 0:
             raise ValueError("request_retries must be an int >= 0")
@@ -181,7 +135,7 @@ class Client:
             await self._transport.aclose()
 
     def _url(self, conversation_id: str, leaf: str) -> str:
-        return f"{self._base_url}/v1/conversations/{_segment(conversation_id)}/{leaf}"
+        return f"{self._base_url}/v1/conversations/{segment(conversation_id)}/{leaf}"
 
     async def list_messages(
         self, conversation_id: str, *, limit: int = 20, before: str | None = None
@@ -259,6 +213,8 @@ class Client:
         last_event_id: str | None = None,
         history: int = 0,
         on_invalid: Literal["raise", "skip"] = "raise",
+        on_event: Callable[[StreamItem], object] | None = None,
+        observers: Iterable[Observer] = (),
     ) -> MessageStream:
         """A live stream of the conversation's messages; use with ``async with``.
 
@@ -272,6 +228,12 @@ class Client:
             on_invalid: ``"raise"`` a [`MessageDecodeError`][expys_stream.MessageDecodeError] for a
                 message event that is not a valid message, or ``"skip"`` it
                 with a warning in the log.
+            on_event: called with each item that is not a message, at its
+                place in the stream, from inside the ``async for``: events of
+                other types (``typing``, ``read``), comments, and the
+                connection's events ([`Retrying`][expys_stream.Retrying]...).
+            observers: told of every connection event, as well as the
+                client's own observers (see [`Observer`][expys_stream.Observer]).
 
         Raises:
             ValueError: ``history`` outside 0..100, or given together with
@@ -279,7 +241,15 @@ class Client:
         """
         if self._closed:
             raise StreamClosed("the client is closed")
-        return self._stream(conversation_id, last_event_id, history, on_invalid, owns=False)
+        return self._stream(
+            conversation_id,
+            last_event_id,
+            history,
+            on_invalid,
+            owns=False,
+            on_event=on_event,
+            observers=observers,
+        )
 
     def _stream(
         self,
@@ -289,6 +259,8 @@ class Client:
         on_invalid: Literal["raise", "skip"],
         *,
         owns: bool,
+        on_event: Callable[[StreamItem], object] | None = None,
+        observers: Iterable[Observer] = (),
     ) -> MessageStream:
         if type(history) is not int or not 0 <= history <= 100:
             raise ValueError("history must be an int from 0 to 100")
@@ -314,6 +286,8 @@ class Client:
             not_found=ConversationNotFoundError,
             prelude=prelude,
             secrets=self._secrets,
+            on_event=on_event,
+            observers=[*self._observers, *check_observers(observers)],
         )
 
     async def _request(
@@ -449,6 +423,8 @@ def open_message_stream(
     last_event_id: str | None = None,
     history: int = 0,
     on_invalid: Literal["raise", "skip"] = "raise",
+    on_event: Callable[[StreamItem], object] | None = None,
+    observers: Iterable[Observer] = (),
     **options: Unpack[ClientOptions],
 ) -> MessageStream:
     """Stream a conversation's new messages, live, as [`Message`][expys_stream.Message] objects.
@@ -466,11 +442,20 @@ def open_message_stream(
     ``max_retries``, ``max_event_size``, ``pool``, ``ssl_context``,
     ``user_agent``...) are as for [`Client`][expys_stream.Client]; the stream
     closes the private client it makes.
-    ``last_event_id``, ``history`` and ``on_invalid`` are as for
+    ``last_event_id``, ``history``, ``on_invalid``, ``on_event`` and
+    ``observers`` are as for
     [`Client.open_message_stream`][expys_stream.Client.open_message_stream].
     """
     client = Client(token=token, base_url=base_url, environment=environment, **options)
-    return client._stream(conversation_id, last_event_id, history, on_invalid, owns=True)
+    return client._stream(
+        conversation_id,
+        last_event_id,
+        history,
+        on_invalid,
+        owns=True,
+        on_event=on_event,
+        observers=observers,
+    )
 
 
 Client.__module__ = "expys_stream"

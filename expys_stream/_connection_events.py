@@ -82,7 +82,8 @@ class Disconnected:
 
     Attributes:
         error: why, as one of our errors (a ``ReadTimeout`` is a stall);
-            None when the caller closed the stream or the server sent 204.
+            None when the caller closed or restarted the stream, or the
+            server sent 204.
         was_open: whether the attempt had connected.
         duration: seconds the connection was open (0.0 if it never was).
     """
@@ -103,7 +104,8 @@ class Retrying:
         delay: the seconds about to be slept.
         reason: why that long: ``"backoff"``, ``"retry_field"``,
             ``"retry_after"`` or ``"capped"``.
-        error: the error that ended the last attempt.
+        error: the error that ended the last attempt; None when the
+            caller's ``restart()`` ended it.
     """
 
     _event: ClassVar[str] = ""  # not a server event (see Comment._event)
@@ -111,7 +113,7 @@ class Retrying:
     attempt: int
     delay: float
     reason: RetryReason
-    error: ExpysError
+    error: ExpysError | None
 
 
 @dataclass(frozen=True, slots=True)

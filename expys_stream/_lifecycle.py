@@ -1,7 +1,7 @@
 """A stream's connection life: its states, its events, its statistics.
 
 The events and states are in ``_connection_events.py``. The reader
-(``_event_stream.py``) drives one :class:`Lifecycle` per stream
+(``_reader.py`` and ``_connection.py``) drives one :class:`Lifecycle` per stream
 through the transitions below; each transition updates the state and the
 statistics and hands its events, in order, to the observers. Nothing here
 does I/O or reads a clock other than the one it is given, so the machine is
@@ -165,8 +165,8 @@ class Lifecycle:
     __slots__ = (
         "_attempt",
         "_attempt_open",
-        "_clock",
         "_observers",
+        "clock",
         "on_items",
         "outbox",
         "state",
@@ -182,7 +182,8 @@ class Lifecycle:
     ) -> None:
         self.state = _S.CONNECTING
         self.stats = StreamStats()
-        self._clock = clock
+        #: The clock of the statistics' times (the reader reads it too).
+        self.clock = clock
         self._attempt = 0  # the number of the attempt in flight (or the last one)
         self._attempt_open = False  # begun and not yet ended
         self.outbox: list[LifecycleEvent] | None = [] if queue else None
@@ -232,18 +233,23 @@ class Lifecycle:
             raise LifecycleError("connected: no attempt in flight")
         stats = self.stats
         stats.connections += 1
-        stats.connected_since = self._clock()
+        stats.connected_since = self.clock()
         self.state = _S.OPEN
         self._emit(Connected(status, _header_text(headers), resume_id, self._attempt))
 
-    def retry(self, error: ExpysError, delay: Delay) -> None:
-        """The attempt ended with ``error``; the next waits ``delay``."""
+    def retry(
+        self, error: ExpysError | None, delay: Delay, *, next_attempt: int | None = None
+    ) -> None:
+        """The attempt ended with ``error`` (None: the caller's ``restart()``);
+        the next, numbered ``next_attempt`` (by default this one's number
+        plus one), waits ``delay``."""
         self._require("retry", *_OPEN_ATTEMPT)
         if not self._attempt_open:
             raise LifecycleError("retry: no attempt in flight")
         self._end_attempt(error)
         self.state = _S.RETRYING
-        self._emit(Retrying(self._attempt + 1, delay.seconds, delay.reason, error))
+        number = self._attempt + 1 if next_attempt is None else next_attempt
+        self._emit(Retrying(number, delay.seconds, delay.reason, error))
 
     def give_up(self, error: ExpysError, *, attempt_error: ExpysError | None = None) -> None:
         """No more attempts: ``error`` is the stream's final error.
@@ -268,11 +274,16 @@ class Lifecycle:
 
     # -- helpers ------------------------------------------------------------
 
+    @property
+    def in_attempt(self) -> bool:
+        """Whether an attempt has begun and not yet ended."""
+        return self._attempt_open
+
     def connected_for(self) -> float | None:
         """Seconds the attempt in flight (or the last one) has been open,
         or None if it never connected."""
         since = self.stats.connected_since
-        return None if since is None else self._clock() - since
+        return None if since is None else self.clock() - since
 
     def drain(self) -> list[LifecycleEvent]:
         """The queued events (``queue=True``), oldest first; the queue empties."""
@@ -291,7 +302,7 @@ class Lifecycle:
         since = stats.connected_since
         duration = 0.0
         if since is not None:
-            duration = max(0.0, self._clock() - since)
+            duration = max(0.0, self.clock() - since)
             stats._closed_time += duration
             stats.connected_since = None
         self._attempt_open = False
@@ -379,3 +390,4 @@ def safe_url(url: str) -> str:
 
 
 StreamStats.__module__ = "expys_stream"
+Observer.__module__ = "expys_stream"

@@ -20,22 +20,23 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, Unpack
 
 import anyio
 import msgspec
 
 from ._errors import MessageDecodeError
-from ._event_stream import (
+from ._models import Message, message_decoder
+from ._stream_core import _StreamCore
+from ._stream_parts import (
     REPLAY_WINDOW,
     StreamArgs,
+    StreamItem,
     _Failure,
     _NewConnection,
     _Prelude,
-    _StreamCore,
 )
-from ._models import Message, message_decoder
 
 __all__ = ["MessageStream"]
 
@@ -58,20 +59,43 @@ class MessageStream(_StreamCore):
             the first); persist it and pass it as ``last_event_id`` later to
             resume exactly after it.
         reconnects: how many times the stream reconnected.
+        state: where the connection is (a [`StreamState`][expys_stream.StreamState]).
+        stats: its counters (a [`StreamStats`][expys_stream.StreamStats]).
+
+    With ``on_event``, the items that are not messages (events of another
+    type, such as ``typing``; comments; the connection's events such as
+    [`Retrying`][expys_stream.Retrying]) are passed to it, in stream order,
+    from inside the ``async for``; the iterator still yields messages only.
     """
 
-    __slots__ = ("_batch", "_index", "_is_history", "_last", "_recent", "_seen", "_skip_invalid")
+    __slots__ = (
+        "_batch",
+        "_index",
+        "_is_history",
+        "_last",
+        "_on_event",
+        "_recent",
+        "_seen",
+        "_skip_invalid",
+    )
 
     def __init__(
         self,
         url: str,
         *,
         on_invalid: Literal["raise", "skip"] = "raise",
+        on_event: Callable[[StreamItem], object] | None = None,
         **kwargs: Unpack[StreamArgs],
     ) -> None:
         if on_invalid not in ("raise", "skip"):
             raise ValueError("on_invalid must be 'raise' or 'skip'")
+        if on_event is not None and not callable(on_event):
+            raise TypeError("on_event must be a callable or None")
+        if on_event is not None:  # it gets the connection's events too, and comments
+            kwargs["queue_lifecycle"] = True
+            kwargs["comments"] = True
         super().__init__(url, **kwargs)
+        self._on_event = on_event
         self._filter_replays = True  # the reader marks each connection's first batch
         self._skip_invalid = on_invalid == "skip"
         self._batch: Sequence[Any] = ()
@@ -128,6 +152,11 @@ class MessageStream(_StreamCore):
                         # the data, does not ride along as the context.)
                         self._index = index
                         self._invalid(event, reason)  # raises, or logs and skips
+                    elif self._on_event is not None:
+                        # Another type, a comment or a connection event: at
+                        # its place in the stream, between the messages.
+                        self._index = index
+                        self._on_event(event)
                 self._index = index
             elif index < len(batch):
                 self._index = index + 1

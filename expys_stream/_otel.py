@@ -180,14 +180,10 @@ class OpenTelemetryObserver:
         elif isinstance(event, Disconnected):
             self._end(event)
         elif isinstance(event, Retrying):
-            self._instruments.reconnects.add(
-                1,
-                {
-                    **self._attrs,
-                    ATTR_RETRY_REASON: event.reason,
-                    "error.type": _error_type(event.error),
-                },
-            )
+            attrs: dict[str, str | int] = {**self._attrs, ATTR_RETRY_REASON: event.reason}
+            if event.error is not None:  # (None: the caller's restart())
+                attrs["error.type"] = _error_type(event.error)
+            self._instruments.reconnects.add(1, attrs)
 
     def on_items(self, items: Sequence[Any]) -> None:
         """Count a batch's events by type; time the connection's first one."""

@@ -312,3 +312,23 @@ def test_importing_expys_stream_does_not_import_opentelemetry() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert json.loads(out.stdout) == []
+
+
+def test_a_restart_is_a_reconnect_without_an_error_type(telemetry: Telemetry) -> None:
+    observer = OpenTelemetryObserver(
+        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+    )
+    lifecycle = Lifecycle([observer])
+    lifecycle.begin(1, "GET", HOST_URL)
+    lifecycle.connected(200, SSE_HEADERS, "")
+    lifecycle.retry(None, Delay(0.2, "backoff"), next_attempt=1)  # restart()
+    lifecycle.begin(1, "GET", HOST_URL)
+    lifecycle.close()
+    (point,) = telemetry.points("expys_stream.reconnects")
+    assert point.value == 1
+    assert "error.type" not in point.attributes
+    assert point.attributes["expys_stream.retry.reason"] == "backoff"
+    spans = telemetry.finished()
+    assert len(spans) == 2
+    assert all(span.status.status_code is not StatusCode.ERROR for span in spans)
+    assert [span.attributes["expys_stream.attempt"] for span in spans] == [1, 1]

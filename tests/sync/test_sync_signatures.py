@@ -21,6 +21,9 @@ PAIRS: list[tuple[Callable[..., Any], Callable[..., Any]]] = [
     (sync.open_message_stream, expys_stream.open_message_stream),
     (sync.open_event_stream, expys_stream.open_event_stream),
 ]
+# Async only for now (issue 13: watching the connection): the sync facade
+# does not offer them yet.
+ASYNC_ONLY = {"observers", "on_event", "lifecycle", "comments", "state", "stats", "restart"}
 # What a sync callable returns in place of its twin's result.
 TWINS = {
     expys_stream.MessageStream: sync.MessageStream,
@@ -39,7 +42,11 @@ def test_parameters_match_the_async_twin(
     mine, theirs = (inspect.signature(f, eval_str=True) for f in pair)
 
     def described(signature: inspect.Signature) -> list[tuple[str, Any, Any, Any]]:
-        return [(p.name, p.kind, p.default, p.annotation) for p in signature.parameters.values()]
+        return [
+            (p.name, p.kind, p.default, p.annotation)
+            for p in signature.parameters.values()
+            if p.name not in ASYNC_ONLY
+        ]
 
     assert described(mine) == described(theirs)
     # (eval_str: the annotations are compared as objects, not as strings.)
@@ -93,7 +100,7 @@ def test_docstrings_describe_the_same_arguments_and_errors(
     pair: tuple[Callable[..., Any], Callable[..., Any]],
 ) -> None:
     mine, theirs = pair
-    assert documented_args(mine) == documented_args(theirs)
+    assert documented_args(mine) == [a for a in documented_args(theirs) if a not in ASYNC_ONLY]
     # Each error the async twin documents, the sync one documents too (it
     # may add its own: RuntimeError on an event-loop thread, StreamClosed).
     assert documented_errors(theirs) <= documented_errors(mine)
@@ -128,5 +135,5 @@ def test_the_public_surface() -> None:
         (expys_stream.EventStream, sync.EventStream),
     ]:
         public = {a for c in theirs.__mro__ for a in vars(c) if not a.startswith("_")}
-        for attribute in public:
+        for attribute in public - ASYNC_ONLY:
             assert hasattr(mine, renamed.get(attribute, attribute)), attribute
