@@ -11,6 +11,7 @@ touched only from the server's event loop: the :class:`Store`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import ssl
@@ -19,6 +20,7 @@ from types import TracebackType
 import anyio
 import anyio.abc
 import anyio.lowlevel
+import anyio.streams.tls
 from anyio.streams.tls import TLSStream
 
 from expys_stream._models import Message
@@ -26,11 +28,23 @@ from expys_stream.sse import encode_event
 
 from .._backoff import is_seconds
 from ._faults import Faults
-from ._hub import Hub
+from ._hub import ConnectionInfo, Hub
 from ._service import RecordedRequest, Service
 from ._store import Store
 
 __all__ = ["ConciergeServer", "RecordedRequest", "serve_concierge"]
+
+_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # RFC 9113 section 3.4
+_GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
+
+
+def _h2_installed() -> bool:
+    try:
+        import h2.connection  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
 
 logger = logging.getLogger("expys_stream.testing")
 # A path prefix that needs no encoding: "/" then segments of RFC 3986
@@ -43,7 +57,7 @@ _PATH_PREFIX = re.compile(
 
 
 class ConciergeServer:
-    """The embedded concierge: a real HTTP/1.1 server for docs/protocol.md.
+    """The embedded concierge: a real HTTP/1.1 and HTTP/2 server for docs/protocol.md.
 
     Create it with [`serve_concierge`][expys_stream.testing.serve_concierge] and use it as an async
     context manager; it listens from ``__aenter__`` on, and leaving the block closes every
@@ -65,7 +79,13 @@ class ConciergeServer:
         max_queued_events: int = 10_000,
         path_prefix: str = "",
         ssl_context: ssl.SSLContext | None = None,
+        http2: bool = True,
+        h2_max_concurrent_streams: int = 100,
     ) -> None:
+        if type(http2) is not bool:
+            raise TypeError("http2 must be a bool")
+        if type(h2_max_concurrent_streams) is not int or not 1 <= h2_max_concurrent_streams < 2**31:
+            raise ValueError("h2_max_concurrent_streams must be an int from 1 to 2**31 - 1")
         if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
             raise TypeError("ssl_context must be an ssl.SSLContext (server side) or None")
         if not isinstance(host, str):
@@ -90,6 +110,11 @@ class ConciergeServer:
         if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
             raise TypeError("ssl_context must be an ssl.SSLContext (server side) or None")
         self._ssl_context = ssl_context
+        self._http2 = http2
+        self._h2_max_streams = h2_max_concurrent_streams
+        self._h2 = http2 and _h2_installed()
+        if ssl_context is not None:
+            ssl_context.set_alpn_protocols(["h2", "http/1.1"] if self._h2 else ["http/1.1"])
         self._host = host
         self._port = port
         self._prefix = path_prefix
@@ -284,6 +309,28 @@ class ConciergeServer:
             subscriber.finish()
         await self._hub.wait_gone(victims)
 
+    def connections(self) -> list[ConnectionInfo]:
+        """A snapshot of the open client connections, oldest first (HTTP/1.1 and HTTP/2)."""
+        return [record.info() for record in self._hub.connections.values()]
+
+    async def goaway(self, *, last_stream_id: int | None = None, error_code: int = 0) -> None:
+        """Send GOAWAY on every open HTTP/2 connection now.
+
+        Streams up to ``last_stream_id`` (default: the newest one) go on
+        until they end or the server closes; later ones end at once, and a
+        stream the client opens afterwards gets RST_STREAM(REFUSED_STREAM).
+        ``error_code``: 0 is ``NO_ERROR``, 2 ``INTERNAL_ERROR``.
+        """
+        if last_stream_id is not None and (
+            type(last_stream_id) is not int or not 0 <= last_stream_id < 2**31
+        ):
+            raise ValueError("last_stream_id must be an int from 0 to 2**31 - 1, or None")
+        if type(error_code) is not int or not 0 <= error_code <= 0xFFFFFFFF:
+            raise ValueError("error_code must be an int from 0 to 2**32 - 1")
+        for record in list(self._hub.connections.values()):
+            if record.handle is not None:
+                await record.handle.goaway(last_stream_id, error_code)
+
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every request received so far, in arrival order (a copy)."""
@@ -305,7 +352,7 @@ class ConciergeServer:
                 await anyio.sleep(0.05)
                 continue
             if self._ssl_context is None:
-                self._task_group.start_soon(self._service.serve_connection, stream)
+                self._task_group.start_soon(self._serve_plain, stream)
             else:
                 self._task_group.start_soon(self._serve_tls, stream, self._ssl_context)
 
@@ -320,7 +367,49 @@ class ConciergeServer:
             logger.debug("concierge: TLS handshake failed: %r", exc)
             await anyio.aclose_forcefully(stream)
             return
-        await self._service.serve_connection(tls)
+        if tls.extra(anyio.streams.tls.TLSAttribute.alpn_protocol, None) == "h2":
+            await self._serve_h2(tls, b"", tls=True)
+        else:
+            await self._service.serve_connection(tls, tls=True)
+
+    async def _serve_plain(self, stream: anyio.abc.SocketStream) -> None:
+        # Prior knowledge: a connection that opens with the HTTP/2 preface is HTTP/2.
+        initial = b""
+        if self._http2:
+            try:
+                while len(initial) < len(_PREFACE) and _PREFACE.startswith(initial):
+                    initial += await stream.receive(len(_PREFACE) - len(initial))
+            except _GONE:
+                await anyio.aclose_forcefully(stream)
+                return
+            if initial.startswith(_PREFACE):
+                await self._serve_h2(stream, initial, tls=False)
+                return
+        await self._service.serve_connection(stream, initial=initial)
+
+    async def _serve_h2(self, stream: anyio.abc.ByteStream, initial: bytes, *, tls: bool) -> None:
+        if not self._h2:
+            from ._h2_stream import no_h2_goaway
+
+            logger.warning("concierge: an HTTP/2 connection, but h2 is not installed")
+            with contextlib.suppress(*_GONE):
+                await stream.send(no_h2_goaway())
+            await anyio.aclose_forcefully(stream)
+            return
+        from ._h2 import H2Server  # imports h2
+
+        record = self._hub.open_connection("h2", tls=tls)
+        server = H2Server(
+            stream,
+            self._service,
+            record,
+            max_concurrent_streams=self._h2_max_streams,
+            plan=self.faults._take_connection_plan(),
+        )
+        try:
+            await server.run(initial)
+        finally:
+            self._hub.close_connection(record)
 
 
 def serve_concierge(
@@ -332,6 +421,8 @@ def serve_concierge(
     max_queued_events: int = 10_000,
     path_prefix: str = "",
     ssl_context: ssl.SSLContext | None = None,
+    http2: bool = True,
+    h2_max_concurrent_streams: int = 100,
 ) -> ConciergeServer:
     """The embedded concierge server, to use as ``async with serve_concierge() as server``.
 
@@ -351,6 +442,13 @@ def serve_concierge(
             base URLs that carry one; ``base_url`` includes it.
         ssl_context: a server-side ``ssl.SSLContext`` to serve https
             (``base_url`` then starts with ``https://``); None: plain http.
+            The server sets its ALPN protocols: ``h2`` and ``http/1.1``.
+        http2: serve HTTP/2 too (with h2 installed: the ``http2`` extra):
+            chosen by ALPN over TLS, by the connection preface (prior
+            knowledge) in cleartext. False: HTTP/1.1 only. Without h2, an
+            HTTP/2 client gets a GOAWAY saying so.
+        h2_max_concurrent_streams: the SETTINGS_MAX_CONCURRENT_STREAMS the
+            server announces (and enforces) on each HTTP/2 connection.
 
     Works on asyncio and trio. Leaving the block closes the listener and
     every connection, streams included, before it returns.
@@ -363,6 +461,8 @@ def serve_concierge(
         max_queued_events=max_queued_events,
         path_prefix=path_prefix,
         ssl_context=ssl_context,
+        http2=http2,
+        h2_max_concurrent_streams=h2_max_concurrent_streams,
     )
 
 
