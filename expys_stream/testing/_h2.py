@@ -153,6 +153,7 @@ class H2Server:
             stream = self._streams.get(event.stream_id or 0)
             if stream is not None:
                 stream.mark_gone()
+                self._forget(stream)  # closed now, though its task may still be ending
         elif isinstance(event, h2.events.WindowUpdated):
             if not event.stream_id:  # the connection's window: every stream may go on
                 for stream in self._streams.values():
@@ -220,6 +221,9 @@ class H2Server:
                 await self._service.serve_request(stream, full, http_version="HTTP/2")
         except _GONE:
             pass  # reset by the client, or the connection is gone
+        except anyio.get_cancelled_exc_class():
+            stream.mark_gone()  # the connection is closing: cut, not ended
+            raise
         finally:
             self._finish(stream)
             if not self.closed:
@@ -229,8 +233,7 @@ class H2Server:
 
     def _finish(self, stream: H2Stream) -> None:
         """End what the service left unfinished, and forget the stream."""
-        self._streams.pop(stream.stream_id, None)
-        self._record.streams_open -= 1
+        self._forget(stream)
         if stream.gone or self.closed or (stream.ended and stream.reset_code is None):
             return
         try:
@@ -241,6 +244,10 @@ class H2Server:
                 self.h2.end_stream(stream.stream_id)
         except h2.exceptions.H2Error:
             pass  # the stream closed meanwhile
+
+    def _forget(self, stream: H2Stream) -> None:
+        if self._streams.pop(stream.stream_id, None) is not None:
+            self._record.streams_open -= 1
 
     def _close_streams(self) -> None:
         self.closed = True
