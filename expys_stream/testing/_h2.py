@@ -49,6 +49,7 @@ __all__ = ["H2Server"]
 logger = logging.getLogger("expys_stream.testing")
 
 _READ_SIZE = 64 * 1024
+_SEND_TIMEOUT = 10.0  # seconds one socket write may take before the connection is given up
 _GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
 _REFUSED_STREAM = 0x7
 
@@ -283,8 +284,18 @@ class H2Server:
     async def _send_pending(self) -> None:
         data = self._extra + self.h2.data_to_send()
         self._extra = b""
-        if data:
+        if not data:
+            return
+        # Shielded: bytes taken from h2 must reach the socket whole, or the
+        # peer's HPACK table and flow-control books go out of step with ours
+        # (a cancelled write may have sent part of them, or nothing).
+        with anyio.CancelScope(shield=True) as scope:
+            scope.deadline = anyio.current_time() + _SEND_TIMEOUT
             await self._stream.send(data)
+        if scope.cancelled_caught:  # the client reads nothing: give it up
+            self.closed = True
+            await anyio.aclose_forcefully(self._stream)
+            raise anyio.BrokenResourceError("the client stopped reading")
 
     async def goaway(self, last_stream_id: int | None, error_code: int) -> None:
         """Send GOAWAY now; streams up to ``last_stream_id`` go on, later ones are ended.

@@ -27,6 +27,7 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.lowlevel
 
 from ._http import Request
 
@@ -115,7 +116,7 @@ class H2Stream:
         """Send ``data`` in DATA frames, waiting for window where the client gives none."""
         connection = self._connection
         while data:
-            self._check_alive()
+            await self._check_alive()
             window = connection.send_window(self.stream_id)
             if window <= 0:
                 self.blocked_on_window = True
@@ -130,7 +131,7 @@ class H2Stream:
 
     async def end_stream(self) -> None:
         """End the response body (END_STREAM)."""
-        self._check_alive()
+        await self._check_alive()
         self._connection.h2.end_stream(self.stream_id)
         self.ended = True
         await self._connection.flush()
@@ -149,12 +150,15 @@ class H2Stream:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _check_alive(self) -> None:
+    async def _check_alive(self) -> None:
+        # Cancelled (a dropped stream): change no h2 state, as a cancelled
+        # socket write on HTTP/1.1 would send nothing.
+        await anyio.lowlevel.checkpoint_if_cancelled()
         if self.gone or self.ended or self._connection.closed:
             raise anyio.BrokenResourceError(f"HTTP/2 stream {self.stream_id} is closed")
 
     async def _send_head(self, status: int, headers: list[tuple[str, str]], *, end: bool) -> None:
-        self._check_alive()
+        await self._check_alive()
         fields = [(":status", str(status))]
         fields += [(name.lower(), value) for name, value in headers]
         fields += [("date", formatdate(usegmt=True)), ("server", _SERVER)]

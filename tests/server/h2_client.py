@@ -2,7 +2,8 @@
 
 One reader task feeds h2 and records, per stream, the head, the body bytes,
 the end (END_STREAM or RST_STREAM and its code); for the connection, PING
-ACKs, GOAWAY and the server's SETTINGS. Every change sets an event, and
+ACKs, GOAWAY (after which the streams up to its last stream id go on, unlike
+in h2 itself) and the server's SETTINGS. Every change sets an event, and
 :meth:`RawH2.until` waits on it for a condition: no polling, no sleeps.
 
 Flow control is in the test's hands: the connection window is opened wide
@@ -118,6 +119,10 @@ class RawH2:
             self.settings_seen = True
         elif isinstance(event, h2.events.ConnectionTerminated):
             self.goaway = event
+            # h2 treats a received GOAWAY as the end of everything and would
+            # refuse the DATA that RFC 9113 section 6.8 lets streams up to the
+            # last id go on with; put its state machine back to see the server's side.
+            self.h2.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
 
     def _notify(self) -> None:
         changed, self._changed = self._changed, anyio.Event()

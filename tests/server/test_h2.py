@@ -103,7 +103,8 @@ async def test_stream_replays_history_then_goes_live(
     first = await server.publish(DEMO, "usr_alice", "one")
     await server.publish(DEMO, "usr_alice", "two")
     with anyio.fail_after(5):
-        stream = await client.request("GET", STREAM, token=alice, headers={"last-event-id": first.id})
+        resume = {"last-event-id": first.id}
+        stream = await client.request("GET", STREAM, token=alice, headers=resume)
         await server.wait_for_streams(1)
         await client.until(lambda: stream.messages() == ["two"])
         await server.publish(DEMO, "usr_alice", "three")
@@ -111,7 +112,7 @@ async def test_stream_replays_history_then_goes_live(
     assert stream.status == 200
     assert stream.headers["content-type"] == "text/event-stream; charset=utf-8"
     assert stream.body.startswith(b"retry: 10\n")
-    assert [e.id for e in stream.events() if e.event == "message"][0] != first.id
+    assert next(e.id for e in stream.events() if e.event == "message") != first.id
 
 
 async def test_keepalives_reach_an_idle_stream() -> None:
