@@ -17,6 +17,8 @@ Two kinds of fault, and the rules that combine them:
   the same kind go to two successive streams. Events sent "first"
   (``invalid_utf8``, ``oversized_event``, ``invalid_message``) go out in the
   order they were armed, right after the ``retry`` line (and after a stall).
+* A *connection* fault (``stop_reading``, ``stop_acknowledging``) is taken
+  by the next HTTP/2 connection, whole: every armed one applies to it.
 
 ``Faults`` is thread-safe: a test may arm faults from any thread while the
 server runs in another.
@@ -103,7 +105,10 @@ class Faults:
     Reply faults (``fail_next``, ``wrong_content_type``, ``no_content``,
     ``redirect``, ``internal_error``) answer before authentication, like a proxy would. Stream
     faults apply to the next stream that passes authentication; faults of
-    different kinds combine on one stream. See ``docs/testing.md``.
+    different kinds combine on one stream (on HTTP/2 a drop ends that stream
+    alone: END_STREAM, or RST_STREAM with ``reset=True``). Connection faults
+    (``stop_reading``, ``stop_acknowledging``) go to the next HTTP/2
+    connection. See ``docs/testing.md``.
     """
 
     def __init__(self) -> None:
