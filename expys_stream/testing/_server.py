@@ -1,9 +1,10 @@
 """The concierge server: its lifecycle and its public API.
 
-One task accepts connections and gives each its own task (see
-``_service.py`` for what a connection's task does). All of them live in one
-task group, so leaving the server's ``async with`` cancels them and closes
-every socket before it returns. The state lives in three plain objects,
+One task accepts connections and gives each its own task
+(``_h2_accept.py`` picks its protocol; ``_service.py`` serves HTTP/1.1,
+``_h2.py`` HTTP/2). All of them live in one task group, so leaving the
+server's ``async with`` cancels them and closes every socket before it
+returns. The state lives in three plain objects,
 touched only from the server's event loop: the :class:`Store`
 (conversations, tokens, messages), the :class:`Hub` (open streams) and the
 :class:`Faults`.
@@ -11,7 +12,6 @@ touched only from the server's event loop: the :class:`Store`
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import ssl
@@ -20,30 +20,18 @@ from types import TracebackType
 import anyio
 import anyio.abc
 import anyio.lowlevel
-import anyio.streams.tls
-from anyio.streams.tls import TLSStream
 
 from expys_stream._models import Message
 from expys_stream.sse import encode_event
 
 from .._backoff import is_seconds
 from ._faults import Faults
+from ._h2_accept import Acceptor
 from ._hub import ConnectionInfo, Hub
 from ._service import RecordedRequest, Service
 from ._store import Store
 
 __all__ = ["ConciergeServer", "RecordedRequest", "serve_concierge"]
-
-_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # RFC 9113 section 3.4
-_GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
-
-
-def _h2_installed() -> bool:
-    try:
-        import h2.connection  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 logger = logging.getLogger("expys_stream.testing")
@@ -107,14 +95,7 @@ class ConciergeServer:
             raise ValueError("retry_ms must be an int >= 0")
         if type(max_queued_events) is not int or max_queued_events < 1:
             raise ValueError("max_queued_events must be an int >= 1")
-        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-            raise TypeError("ssl_context must be an ssl.SSLContext (server side) or None")
         self._ssl_context = ssl_context
-        self._http2 = http2
-        self._h2_max_streams = h2_max_concurrent_streams
-        self._h2 = http2 and _h2_installed()
-        if ssl_context is not None:
-            ssl_context.set_alpn_protocols(["h2", "http/1.1"] if self._h2 else ["http/1.1"])
         self._host = host
         self._port = port
         self._prefix = path_prefix
@@ -129,6 +110,14 @@ class ConciergeServer:
             retry_ms=retry_ms,
             max_queued=max_queued_events,
             prefix=path_prefix,
+        )
+        self._acceptor = Acceptor(
+            self._service,
+            self._hub,
+            self.faults,
+            ssl_context=ssl_context,
+            http2=http2,
+            h2_max_concurrent_streams=h2_max_concurrent_streams,
         )
         self._started = False
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
@@ -351,65 +340,7 @@ class ConciergeServer:
                 logger.warning("concierge: accept failed: %r", exc)
                 await anyio.sleep(0.05)
                 continue
-            if self._ssl_context is None:
-                self._task_group.start_soon(self._serve_plain, stream)
-            else:
-                self._task_group.start_soon(self._serve_tls, stream, self._ssl_context)
-
-    async def _serve_tls(self, stream: anyio.abc.SocketStream, context: ssl.SSLContext) -> None:
-        # The handshake runs in the connection's task, not the accept loop.
-        try:
-            with anyio.fail_after(10):
-                tls = await TLSStream.wrap(
-                    stream, server_side=True, ssl_context=context, standard_compatible=False
-                )
-        except (OSError, TimeoutError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
-            logger.debug("concierge: TLS handshake failed: %r", exc)
-            await anyio.aclose_forcefully(stream)
-            return
-        if tls.extra(anyio.streams.tls.TLSAttribute.alpn_protocol, None) == "h2":
-            await self._serve_h2(tls, b"", tls=True)
-        else:
-            await self._service.serve_connection(tls, tls=True)
-
-    async def _serve_plain(self, stream: anyio.abc.SocketStream) -> None:
-        # Prior knowledge: a connection that opens with the HTTP/2 preface is HTTP/2.
-        initial = b""
-        if self._http2:
-            try:
-                while len(initial) < len(_PREFACE) and _PREFACE.startswith(initial):
-                    initial += await stream.receive(len(_PREFACE) - len(initial))
-            except _GONE:
-                await anyio.aclose_forcefully(stream)
-                return
-            if initial.startswith(_PREFACE):
-                await self._serve_h2(stream, initial, tls=False)
-                return
-        await self._service.serve_connection(stream, initial=initial)
-
-    async def _serve_h2(self, stream: anyio.abc.ByteStream, initial: bytes, *, tls: bool) -> None:
-        if not self._h2:
-            from ._h2_stream import no_h2_goaway
-
-            logger.warning("concierge: an HTTP/2 connection, but h2 is not installed")
-            with contextlib.suppress(*_GONE):
-                await stream.send(no_h2_goaway())
-            await anyio.aclose_forcefully(stream)
-            return
-        from ._h2 import H2Server  # imports h2
-
-        record = self._hub.open_connection("h2", tls=tls)
-        server = H2Server(
-            stream,
-            self._service,
-            record,
-            max_concurrent_streams=self._h2_max_streams,
-            plan=self.faults._take_connection_plan(),
-        )
-        try:
-            await server.run(initial)
-        finally:
-            self._hub.close_connection(record)
+            self._task_group.start_soon(self._acceptor.serve, stream)
 
 
 def serve_concierge(
