@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import anyio
@@ -239,3 +241,43 @@ async def test_http11_and_h2_connections_side_by_side(
             assert protocols == ["h2", "http/1.1"]
         await client.get(MESSAGES, alice)
     assert [r.http_version for r in server.requests] == ["HTTP/1.1", "HTTP/2"]
+
+
+_WITHOUT_H2 = """
+import sys
+sys.modules["h2"] = None  # as if h2 were not installed: importing it fails
+import anyio
+from expys_stream.testing import serve_concierge
+
+async def main() -> None:
+    with anyio.fail_after(10):
+        await exchange()
+
+async def exchange() -> None:
+    async with serve_concierge() as server:
+        async with await anyio.connect_tcp("127.0.0.1", server.port) as sock:
+            await sock.send(b"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n")
+            frame = b""
+            try:
+                while True:
+                    frame += await sock.receive()
+            except anyio.EndOfStream:
+                pass
+    print(frame.hex(), "h2" in sys.modules and sys.modules["h2"] is not None)
+
+anyio.run(main)
+"""
+
+
+def test_without_h2_a_preface_gets_a_goaway_that_says_why() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_H2], capture_output=True, text=True, timeout=60, check=True
+    )
+    hex_frame, h2_loaded = done.stdout.split()
+    frame = bytes.fromhex(hex_frame)
+    length, kind = int.from_bytes(frame[:3], "big"), frame[3]
+    assert (kind, len(frame)) == (0x7, 9 + length)  # one GOAWAY frame, then the close
+    assert int.from_bytes(frame[13:17], "big") == 0xD  # HTTP_1_1_REQUIRED
+    assert b"pip install expys-stream[http2]" in frame[17:]
+    assert h2_loaded == "False"
+    assert "h2 is not installed" in done.stderr
