@@ -51,7 +51,6 @@ logger = logging.getLogger("expys_stream.testing")
 _READ_SIZE = 64 * 1024
 _SEND_TIMEOUT = 10.0  # seconds one socket write may take before the connection is given up
 _GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
-_REFUSED_STREAM = 0x7
 
 
 class H2Server:
@@ -172,10 +171,12 @@ class H2Server:
 
     def _open(self, event: h2.events.RequestReceived) -> None:
         stream_id = event.stream_id or 0
-        self._record.streams_total += 1
         if self._goaway_last is not None and stream_id > self._goaway_last:
-            self.h2.reset_stream(stream_id, _REFUSED_STREAM)  # opened after our GOAWAY
+            # Opened after our GOAWAY: ignored (RFC 9113 section 6.8), as the
+            # client knows. Not refused: h2-based clients fail on a RST_STREAM
+            # that arrives after the GOAWAY they have read.
             return
+        self._record.streams_total += 1
         pseudo: dict[str, str] = {}
         headers: list[tuple[str, str]] = []
         for raw_name, raw_value in event.headers or []:

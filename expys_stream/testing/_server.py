@@ -306,8 +306,9 @@ class ConciergeServer:
         """Send GOAWAY on every open HTTP/2 connection now.
 
         Streams up to ``last_stream_id`` (default: the newest one) go on
-        until they end or the server closes; later ones end at once, and a
-        stream the client opens afterwards gets RST_STREAM(REFUSED_STREAM).
+        until they end or the server closes; later ones end at once, without
+        a frame, and a stream the client opens afterwards is ignored (RFC 9113
+        section 6.8: the client knows they were not processed).
         ``error_code``: 0 is ``NO_ERROR``, 2 ``INTERNAL_ERROR``.
         """
         if last_stream_id is not None and (

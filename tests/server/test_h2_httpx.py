@@ -18,7 +18,7 @@ import pytest
 import trustme
 
 from expys_stream.sse import SSEDecoder
-from expys_stream.testing import ConciergeServer, serve_concierge
+from expys_stream.testing import ConciergeServer, ConciergeThread, serve_concierge
 
 pytestmark = pytest.mark.anyio
 
@@ -195,3 +195,16 @@ async def test_closing_the_client_ends_its_streams(plain: ConciergeServer) -> No
             [connection] = plain.connections()
             assert (connection.protocol, connection.streams_open) == ("h2", 3)
         await plain.wait_for_stream_count(0)
+
+
+def test_a_thread_concierge_serves_h2() -> None:
+    with ConciergeThread() as server:
+        server.add_conversation(DEMO)
+        token = server.add_member(DEMO, "usr_alice")
+        with httpx.Client(http1=False, http2=True, timeout=10) as client:
+            response = client.get(
+                server.base_url + MESSAGES, headers={"authorization": f"Bearer {token}"}
+            )
+            [connection] = server.connections()
+    assert (response.http_version, response.status_code) == ("HTTP/2", 200)
+    assert (connection.protocol, connection.streams_total) == ("h2", 1)
