@@ -37,7 +37,7 @@ from hyperframe.frame import GoAwayFrame
 
 from ._faults import ConnectionPlan
 from ._h2_stream import H2Stream
-from ._http import MAX_BODY_SIZE, Request
+from ._http import MAX_BODY_SIZE, HttpConnection, Request
 from ._hub import ConnectionRecord
 from ._wire import error_body
 
@@ -66,6 +66,7 @@ class H2Server:
         plan: ConnectionPlan,
     ) -> None:
         self._stream = stream
+        self._socket_probe = HttpConnection(stream)  # only for peer_closed
         self._service = service
         self._record = record
         self._plan = plan
@@ -136,8 +137,12 @@ class H2Server:
             await self.flush()  # h2 has queued its GOAWAY
             return False
         going_on = True
-        for event in events:
-            going_on = self._dispatch(event) and going_on
+        try:
+            for event in events:
+                going_on = self._dispatch(event) and going_on
+        except Exception:  # a bug here must end this connection, not the server
+            logger.exception("concierge: error in an HTTP/2 connection")
+            going_on = False
         await self.flush()
         return going_on
 
@@ -221,8 +226,11 @@ class H2Server:
                 full = Request(request.method, request.target, request.headers, bytes(stream.body))
                 stream.body.clear()
                 await self._service.serve_request(stream, full, http_version="HTTP/2")
-        except _GONE:
+        except (*_GONE, h2.exceptions.StreamClosedError):
             pass  # reset by the client, or the connection is gone
+        except Exception:  # a bug here must end this stream, not the server
+            logger.exception("concierge: error on HTTP/2 stream %d", stream.stream_id)
+            stream.reset_on_close()
         except anyio.get_cancelled_exc_class():
             stream.mark_gone()  # the connection is closing: cut, not ended
             raise
@@ -275,7 +283,13 @@ class H2Server:
         return min(window, self.h2.max_outbound_frame_size)
 
     def peer_closed(self) -> bool:
-        return self.closed
+        """Whether the client has closed the connection, asking the socket now.
+
+        As on HTTP/1.1 (see ``HttpConnection.peer_closed``): a client that has
+        just closed its connection stops counting at once in ``stream_count``,
+        before the reader has seen the end.
+        """
+        return self.closed or self._socket_probe.peer_closed()
 
     async def flush(self) -> None:
         """Send whatever h2 has queued, in order with every other task's writes."""

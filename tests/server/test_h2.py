@@ -281,3 +281,16 @@ def test_without_h2_a_preface_gets_a_goaway_that_says_why() -> None:
     assert b"pip install expys-stream[http2]" in frame[17:]
     assert h2_loaded == "False"
     assert "h2 is not installed" in done.stderr
+
+
+async def test_a_closed_connection_stops_counting_at_once(
+    server: ConciergeServer, alice: str
+) -> None:
+    with anyio.fail_after(5):
+        async with connect_h2(server.port) as client:
+            stream = await client.request("GET", STREAM, token=alice)
+            await server.wait_for_streams(1)
+            await client.until(lambda: stream.body.startswith(b"retry: 10\n\n"))
+        # The socket is closed; the server's reader may not have run yet.
+        assert server.stream_count() == 0
+        await server.wait_for_stream_count(0)
