@@ -96,20 +96,14 @@ class H2Server:
         try:
             async with anyio.create_task_group() as task_group:
                 self._task_group = task_group
-                await self.flush()
-                data = initial
-                while True:
-                    if data and not await self._receive(data):
-                        break
-                    if self._plan.stop_reading and self._record.streams_total > 0:
-                        await self._pause_reading()
-                    try:
+                with contextlib.suppress(*_GONE):  # the client went away
+                    await self.flush()
+                    data = initial
+                    while not data or await self._receive(data):
+                        if self._plan.stop_reading and self._record.streams_total > 0:
+                            await self._pause_reading()
                         data = await self._stream.receive(_READ_SIZE)
-                    except _GONE:
-                        break
                 task_group.cancel_scope.cancel()
-        except _GONE:
-            pass  # a write failed: the client went away
         finally:
             self._close_streams()
             with anyio.CancelScope(shield=True), anyio.move_on_after(1):
