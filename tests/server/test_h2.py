@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 
 import anyio
 import anyio.abc
+import h2.settings
 import pytest
 from h2_client import RawH2, connect_h2
 
@@ -207,11 +209,21 @@ async def test_a_stream_the_client_does_not_read_does_not_stall_another(
     assert stalled.messages() == flowing.messages()
 
 
-async def test_max_concurrent_streams_is_announced() -> None:
-    async with serve_concierge(h2_max_concurrent_streams=7) as server:
+async def test_max_concurrent_streams_is_announced_and_enforced() -> None:
+    async with serve_concierge(h2_max_concurrent_streams=2) as server:
+        server.add_conversation(DEMO)
+        token = server.add_member(DEMO, "usr_alice")
         with anyio.fail_after(5):
             async with connect_h2(server.port) as client:
-                assert client.h2.remote_settings.max_concurrent_streams == 7
+                assert client.h2.remote_settings.max_concurrent_streams == 2
+                # Make h2 (client side) forget the limit, to overstep it.
+                limit = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
+                client.h2.remote_settings._settings[limit] = collections.deque([10])
+                for _ in range(3):
+                    await client.request("GET", STREAM, token=token)
+                await client.until(lambda: client.goaway is not None)
+    assert client.goaway is not None
+    assert (client.goaway.error_code, client.goaway.last_stream_id) == (0x1, 3)  # PROTOCOL_ERROR
 
 
 async def test_http2_false_answers_the_preface_as_http11() -> None:
