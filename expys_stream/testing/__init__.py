@@ -1,4 +1,4 @@
-"""The embedded concierge: a real HTTP/1.1 server for docs/protocol.md, for tests.
+"""The embedded concierge: a real HTTP/1.1 and HTTP/2 server for docs/protocol.md, for tests.
 
 * :func:`serve_concierge` runs it in your event loop (asyncio or trio):
   ``async with serve_concierge() as server: ...``.
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._faults import Faults as Faults
+    from ._hub import ConnectionInfo as ConnectionInfo
     from ._server import ConciergeServer as ConciergeServer
     from ._server import RecordedRequest as RecordedRequest
     from ._server import serve_concierge as serve_concierge
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "ConciergeServer": "._server",
     "ConciergeThread": "._thread",
+    "ConnectionInfo": "._hub",
     "Faults": "._faults",
     "RecordedRequest": "._server",
     "serve_concierge": "._server",

@@ -17,6 +17,8 @@ Two kinds of fault, and the rules that combine them:
   the same kind go to two successive streams. Events sent "first"
   (``invalid_utf8``, ``oversized_event``, ``invalid_message``) go out in the
   order they were armed, right after the ``retry`` line (and after a stall).
+* A *connection* fault (``stop_reading``, ``stop_acknowledging``) is taken
+  by the next HTTP/2 connection, whole: every armed one applies to it.
 
 ``Faults`` is thread-safe: a test may arm faults from any thread while the
 server runs in another.
@@ -31,9 +33,10 @@ from typing import Literal
 
 from expys_stream.sse import encode_event
 
+from .._backoff import is_seconds
 from ._wire import error_body
 
-__all__ = ["CannedReply", "Endpoint", "Faults", "StreamPlan"]
+__all__ = ["CannedReply", "ConnectionPlan", "Endpoint", "Faults", "StreamPlan"]
 
 #: The endpoints a fault can target: the stream, the backlog, sending.
 Endpoint = Literal["stream", "list", "send"]
@@ -63,6 +66,17 @@ class StreamPlan:
     stall: float | None = None
     trickle: bool = False
     prefix: list[bytes] = field(default_factory=list)
+    # HTTP/2: the RST_STREAM error code of a reset (None: INTERNAL_ERROR).
+    reset_code: int | None = None
+
+
+@dataclass(slots=True)
+class ConnectionPlan:
+    """How the connection faults shape one HTTP/2 connection."""
+
+    stop_reading: bool = False
+    stop_reading_seconds: float | None = None
+    stop_acknowledging: bool = False
 
 
 @dataclass(slots=True)
@@ -91,13 +105,17 @@ class Faults:
     Reply faults (``fail_next``, ``wrong_content_type``, ``no_content``,
     ``redirect``, ``internal_error``) answer before authentication, like a proxy would. Stream
     faults apply to the next stream that passes authentication; faults of
-    different kinds combine on one stream. See ``docs/testing.md``.
+    different kinds combine on one stream (on HTTP/2 a drop ends that stream
+    alone: END_STREAM, or RST_STREAM with ``reset=True``). Connection faults
+    (``stop_reading``, ``stop_acknowledging``) go to the next HTTP/2
+    connection. See ``docs/testing.md``.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._replies: list[_ReplyFault] = []
         self._streams: list[_StreamFault] = []
+        self._connections: list[Callable[[ConnectionPlan], None]] = []
 
     # -- reply faults ----------------------------------------------------------
 
@@ -278,19 +296,78 @@ class Faults:
         event = encode_event(data, event="message", id=id)
         self._arm_prefix("invalid_message", conversation_id, event)
 
+    # -- HTTP/2 faults -----------------------------------------------------------
+
+    def reset_stream(
+        self, after_events: int = 0, *, error_code: int = 0x2, conversation_id: str | None = None
+    ) -> None:
+        """Reset the next stream after ``after_events`` message events (a stream fault).
+
+        On HTTP/2 the server sends RST_STREAM with ``error_code`` (default
+        ``INTERNAL_ERROR``, 0x2; e.g. 0x7 ``REFUSED_STREAM``, 0xB
+        ``ENHANCE_YOUR_CALM``), and the other streams of the connection go
+        on. On HTTP/1.1 it is ``drop_after_events(after_events, reset=True)``:
+        a TCP RST.
+        """
+        _check_count("after_events", after_events, minimum=0)
+        if type(error_code) is not int or not 0 <= error_code <= 0xFFFFFFFF:
+            raise ValueError("error_code must be an int from 0 to 2**32 - 1")
+
+        def apply(plan: StreamPlan) -> None:
+            plan.drop_after_events = after_events
+            plan.reset_after_events = True
+            plan.reset_code = error_code
+
+        self._arm_stream("reset_stream", conversation_id, apply)
+
+    def stop_reading(self, seconds: float | None = None) -> None:
+        """Make the next HTTP/2 connection stop reading its socket after its first request.
+
+        For ``seconds`` (None: until it closes), the server reads nothing
+        from that connection: the client's PINGs go unanswered, its
+        WINDOW_UPDATEs unseen (so the server's sending stalls once the
+        windows are spent), its RST_STREAMs unnoticed.
+        ``server.connections()`` shows ``reading=False`` meanwhile.
+        """
+        if seconds is not None and not (is_seconds(seconds) and seconds >= 0):
+            raise ValueError("seconds must be a number >= 0, or None")
+
+        def apply(plan: ConnectionPlan) -> None:
+            plan.stop_reading = True
+            plan.stop_reading_seconds = None if seconds is None else float(seconds)
+
+        with self._lock:
+            self._connections.append(apply)
+
+    def stop_acknowledging(self) -> None:
+        """Make the next HTTP/2 connection never acknowledge the request bytes it reads.
+
+        No WINDOW_UPDATE goes back for request bodies, so the client's send
+        windows (64 KiB - 1 each, at first) fill and stay full: a client
+        sending a larger body blocks, as against a server that stopped
+        consuming.
+        """
+
+        def apply(plan: ConnectionPlan) -> None:
+            plan.stop_acknowledging = True
+
+        with self._lock:
+            self._connections.append(apply)
+
     # -- bookkeeping -------------------------------------------------------------
 
     @property
     def pending(self) -> int:
         """How many armed faults have not been used up yet."""
         with self._lock:
-            return len(self._replies) + len(self._streams)
+            return len(self._replies) + len(self._streams) + len(self._connections)
 
     def clear(self) -> None:
         """Disarm every fault."""
         with self._lock:
             self._replies.clear()
             self._streams.clear()
+            self._connections.clear()
 
     def __repr__(self) -> str:
         return f"<Faults pending={self.pending}>"
@@ -320,6 +397,15 @@ class Faults:
             for fault in taken.values():  # dicts keep arming order
                 self._streams.remove(fault)
                 fault.apply(plan)
+        return plan
+
+    def _take_connection_plan(self) -> ConnectionPlan:
+        """Every armed connection fault, for the HTTP/2 connection starting now."""
+        plan = ConnectionPlan()
+        with self._lock:
+            for apply in self._connections:
+                apply(plan)
+            self._connections.clear()
         return plan
 
     def _arm_reply(

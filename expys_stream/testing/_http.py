@@ -173,8 +173,10 @@ class HttpConnection:
             return True
         return False
 
-    def reset_on_close(self) -> None:
+    def reset_on_close(self, error_code: int = 0) -> None:
         """Make the coming close a TCP reset (RST), as a crashed peer's would be.
+
+        (``error_code`` is HTTP/2's, for the RST_STREAM; TCP has none.)
 
         SO_LINGER with a zero timeout makes the kernel drop unsent data and
         answer with RST instead of the FIN of an orderly close. A stream
@@ -219,6 +221,14 @@ class HttpConnection:
         finally:
             probe.detach()
         return not data
+
+    async def wait_peer_gone(self) -> None:
+        """Return once the client has closed its side (what it sends meanwhile is ignored)."""
+        try:
+            while await self.stream.receive():
+                pass  # a stream's client has nothing more to say
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            pass
 
     async def aclose(self) -> None:
         """Close the socket at once (no goodbye, no chunked terminator)."""

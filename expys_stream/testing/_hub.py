@@ -16,11 +16,88 @@ streams stays cheap.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
 import anyio
 
 from ._stream import Subscriber
 
-__all__ = ["Hub"]
+__all__ = ["ConnectionInfo", "ConnectionRecord", "Hub"]
+
+
+class _GoawayTarget(Protocol):
+    async def goaway(self, last_stream_id: int | None, error_code: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """One client connection as the server sees it; see ``ConciergeServer.connections()``.
+
+    Attributes:
+        id: the connection's number, from 1, in order of acceptance.
+        protocol: ``"h2"`` or ``"http/1.1"``.
+        tls: whether it came over TLS.
+        streams_open: requests being answered now (HTTP/1.1: 0 or 1; a
+            ``/stream`` request stays open as long as its stream).
+        streams_total: requests (HTTP/2 streams) received so far.
+        resets_received: RST_STREAM frames from the client (HTTP/2).
+        resets_sent: RST_STREAM frames the server sent (injected resets).
+        pings_received: PING frames from the client (each answered).
+        bytes_received: request body bytes received (HTTP/2 DATA).
+        reading: False while a ``stop_reading`` fault keeps the server off its socket.
+        goaway_last_stream_id: the last stream id of the GOAWAY sent with
+            ``ConciergeServer.goaway``, or None.
+    """
+
+    id: int
+    protocol: Literal["h2", "http/1.1"]
+    tls: bool
+    streams_open: int
+    streams_total: int
+    resets_received: int
+    resets_sent: int
+    pings_received: int
+    bytes_received: int
+    reading: bool
+    goaway_last_stream_id: int | None
+
+
+ConnectionInfo.__module__ = "expys_stream.testing"
+
+
+class ConnectionRecord:
+    """The live counters behind a :class:`ConnectionInfo`."""
+
+    def __init__(self, id: int, protocol: Literal["h2", "http/1.1"], *, tls: bool) -> None:  # noqa: A002
+        self.id = id
+        self.protocol: Literal["h2", "http/1.1"] = protocol
+        self.tls = tls
+        self.streams_open = 0
+        self.streams_total = 0
+        self.resets_received = 0
+        self.resets_sent = 0
+        self.pings_received = 0
+        self.bytes_received = 0
+        self.reading = True
+        self.goaway_last_stream_id: int | None = None
+        #: the HTTP/2 connection, which can send a GOAWAY
+        self.handle: _GoawayTarget | None = None
+
+    def info(self) -> ConnectionInfo:
+        return ConnectionInfo(
+            self.id,
+            self.protocol,
+            self.tls,
+            self.streams_open,
+            self.streams_total,
+            self.resets_received,
+            self.resets_sent,
+            self.pings_received,
+            self.bytes_received,
+            self.reading,
+            self.goaway_last_stream_id,
+        )
 
 
 class Hub:
@@ -30,6 +107,20 @@ class Hub:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._open = 0
         self._changed: anyio.Event | None = None  # made in the server's loop
+        #: the open connections, by id
+        self.connections: dict[int, ConnectionRecord] = {}
+        self._connection_ids = 0
+
+    def open_connection(
+        self, protocol: Literal["h2", "http/1.1"], *, tls: bool
+    ) -> ConnectionRecord:
+        self._connection_ids += 1
+        record = ConnectionRecord(self._connection_ids, protocol, tls=tls)
+        self.connections[record.id] = record
+        return record
+
+    def close_connection(self, record: ConnectionRecord) -> None:
+        self.connections.pop(record.id, None)
 
     def start(self) -> None:
         """Call from the event loop that will run the server."""

@@ -1,9 +1,10 @@
 """The concierge server: its lifecycle and its public API.
 
-One task accepts connections and gives each its own task (see
-``_service.py`` for what a connection's task does). All of them live in one
-task group, so leaving the server's ``async with`` cancels them and closes
-every socket before it returns. The state lives in three plain objects,
+One task accepts connections and gives each its own task
+(``_h2_accept.py`` picks its protocol; ``_service.py`` serves HTTP/1.1,
+``_h2.py`` HTTP/2). All of them live in one task group, so leaving the
+server's ``async with`` cancels them and closes every socket before it
+returns. The state lives in three plain objects,
 touched only from the server's event loop: the :class:`Store`
 (conversations, tokens, messages), the :class:`Hub` (open streams) and the
 :class:`Faults`.
@@ -19,18 +20,19 @@ from types import TracebackType
 import anyio
 import anyio.abc
 import anyio.lowlevel
-from anyio.streams.tls import TLSStream
 
 from expys_stream._models import Message
 from expys_stream.sse import encode_event
 
 from .._backoff import is_seconds
 from ._faults import Faults
-from ._hub import Hub
+from ._h2_accept import Acceptor
+from ._hub import ConnectionInfo, Hub
 from ._service import RecordedRequest, Service
 from ._store import Store
 
 __all__ = ["ConciergeServer", "RecordedRequest", "serve_concierge"]
+
 
 logger = logging.getLogger("expys_stream.testing")
 # A path prefix that needs no encoding: "/" then segments of RFC 3986
@@ -43,7 +45,7 @@ _PATH_PREFIX = re.compile(
 
 
 class ConciergeServer:
-    """The embedded concierge: a real HTTP/1.1 server for docs/protocol.md.
+    """The embedded concierge: a real HTTP/1.1 and HTTP/2 server for docs/protocol.md.
 
     Create it with [`serve_concierge`][expys_stream.testing.serve_concierge] and use it as an async
     context manager; it listens from ``__aenter__`` on, and leaving the block closes every
@@ -65,7 +67,13 @@ class ConciergeServer:
         max_queued_events: int = 10_000,
         path_prefix: str = "",
         ssl_context: ssl.SSLContext | None = None,
+        http2: bool = True,
+        h2_max_concurrent_streams: int = 100,
     ) -> None:
+        if type(http2) is not bool:
+            raise TypeError("http2 must be a bool")
+        if type(h2_max_concurrent_streams) is not int or not 1 <= h2_max_concurrent_streams < 2**31:
+            raise ValueError("h2_max_concurrent_streams must be an int from 1 to 2**31 - 1")
         if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
             raise TypeError("ssl_context must be an ssl.SSLContext (server side) or None")
         if not isinstance(host, str):
@@ -87,8 +95,6 @@ class ConciergeServer:
             raise ValueError("retry_ms must be an int >= 0")
         if type(max_queued_events) is not int or max_queued_events < 1:
             raise ValueError("max_queued_events must be an int >= 1")
-        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-            raise TypeError("ssl_context must be an ssl.SSLContext (server side) or None")
         self._ssl_context = ssl_context
         self._host = host
         self._port = port
@@ -104,6 +110,14 @@ class ConciergeServer:
             retry_ms=retry_ms,
             max_queued=max_queued_events,
             prefix=path_prefix,
+        )
+        self._acceptor = Acceptor(
+            self._service,
+            self._hub,
+            self.faults,
+            ssl_context=ssl_context,
+            http2=http2,
+            h2_max_concurrent_streams=h2_max_concurrent_streams,
         )
         self._started = False
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
@@ -284,6 +298,29 @@ class ConciergeServer:
             subscriber.finish()
         await self._hub.wait_gone(victims)
 
+    def connections(self) -> list[ConnectionInfo]:
+        """A snapshot of the open client connections, oldest first (HTTP/1.1 and HTTP/2)."""
+        return [record.info() for record in self._hub.connections.values()]
+
+    async def goaway(self, *, last_stream_id: int | None = None, error_code: int = 0) -> None:
+        """Send GOAWAY on every open HTTP/2 connection now.
+
+        Streams up to ``last_stream_id`` (default: the newest one) go on
+        until they end or the server closes; later ones end at once, without
+        a frame, and a stream the client opens afterwards is ignored (RFC 9113
+        section 6.8: the client knows they were not processed).
+        ``error_code``: 0 is ``NO_ERROR``, 2 ``INTERNAL_ERROR``.
+        """
+        if last_stream_id is not None and (
+            type(last_stream_id) is not int or not 0 <= last_stream_id < 2**31
+        ):
+            raise ValueError("last_stream_id must be an int from 0 to 2**31 - 1, or None")
+        if type(error_code) is not int or not 0 <= error_code <= 0xFFFFFFFF:
+            raise ValueError("error_code must be an int from 0 to 2**32 - 1")
+        for record in list(self._hub.connections.values()):
+            if record.handle is not None:
+                await record.handle.goaway(last_stream_id, error_code)
+
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every request received so far, in arrival order (a copy)."""
@@ -304,23 +341,7 @@ class ConciergeServer:
                 logger.warning("concierge: accept failed: %r", exc)
                 await anyio.sleep(0.05)
                 continue
-            if self._ssl_context is None:
-                self._task_group.start_soon(self._service.serve_connection, stream)
-            else:
-                self._task_group.start_soon(self._serve_tls, stream, self._ssl_context)
-
-    async def _serve_tls(self, stream: anyio.abc.SocketStream, context: ssl.SSLContext) -> None:
-        # The handshake runs in the connection's task, not the accept loop.
-        try:
-            with anyio.fail_after(10):
-                tls = await TLSStream.wrap(
-                    stream, server_side=True, ssl_context=context, standard_compatible=False
-                )
-        except (OSError, TimeoutError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
-            logger.debug("concierge: TLS handshake failed: %r", exc)
-            await anyio.aclose_forcefully(stream)
-            return
-        await self._service.serve_connection(tls)
+            self._task_group.start_soon(self._acceptor.serve, stream)
 
 
 def serve_concierge(
@@ -332,6 +353,8 @@ def serve_concierge(
     max_queued_events: int = 10_000,
     path_prefix: str = "",
     ssl_context: ssl.SSLContext | None = None,
+    http2: bool = True,
+    h2_max_concurrent_streams: int = 100,
 ) -> ConciergeServer:
     """The embedded concierge server, to use as ``async with serve_concierge() as server``.
 
@@ -351,6 +374,13 @@ def serve_concierge(
             base URLs that carry one; ``base_url`` includes it.
         ssl_context: a server-side ``ssl.SSLContext`` to serve https
             (``base_url`` then starts with ``https://``); None: plain http.
+            The server sets its ALPN protocols: ``h2`` and ``http/1.1``.
+        http2: serve HTTP/2 too (with h2 installed: the ``http2`` extra):
+            chosen by ALPN over TLS, by the connection preface (prior
+            knowledge) in cleartext. False: HTTP/1.1 only. Without h2, an
+            HTTP/2 client gets a GOAWAY saying so.
+        h2_max_concurrent_streams: the SETTINGS_MAX_CONCURRENT_STREAMS the
+            server announces (and enforces) on each HTTP/2 connection.
 
     Works on asyncio and trio. Leaving the block closes the listener and
     every connection, streams included, before it returns.
@@ -363,6 +393,8 @@ def serve_concierge(
         max_queued_events=max_queued_events,
         path_prefix=path_prefix,
         ssl_context=ssl_context,
+        http2=http2,
+        h2_max_concurrent_streams=h2_max_concurrent_streams,
     )
 
 

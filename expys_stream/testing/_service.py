@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 import anyio
 import anyio.abc
@@ -38,13 +39,14 @@ from ._store import Conversation, Store
 from ._stream import Dropped, Subscriber, run_stream
 from ._wire import error_body, message_json, page_body
 
-__all__ = ["RecordedRequest", "Service"]
+__all__ = ["RecordedRequest", "Responder", "Service"]
 
 logger = logging.getLogger("expys_stream.testing")
 
 # What the transport raises once the client has gone away.
 _GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
 _JSON = [("content-type", "application/json")]
+_INTERNAL_ERROR = 0x2  # HTTP/2's RST_STREAM code for a reset fault
 _STREAM_HEADERS = [
     ("content-type", "text/event-stream; charset=utf-8"),
     ("cache-control", "no-cache"),
@@ -63,6 +65,8 @@ class RecordedRequest:
         headers: lowercase field names to values; a repeated field's
             values are joined with ``", "``.
         body: the request body.
+        http_version: ``"HTTP/1.1"`` or ``"HTTP/2"`` (then the headers
+            hold no pseudo-headers, and ``host`` is ``:authority``).
     """
 
     method: str
@@ -70,9 +74,39 @@ class RecordedRequest:
     query: str
     headers: dict[str, str]
     body: bytes = b""
+    http_version: str = "HTTP/1.1"
 
 
 RecordedRequest.__module__ = "expys_stream.testing"
+
+
+class Responder(Protocol):
+    """What the service needs of the connection (HTTP/1.1) or stream (HTTP/2) it answers on."""
+
+    @property
+    def can_respond(self) -> bool: ...
+
+    async def send_response(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes = b"",
+        *,
+        head: bool = False,
+        close: bool = False,
+    ) -> None: ...
+
+    async def start_stream(self, status: int, headers: list[tuple[str, str]]) -> None: ...
+
+    async def send_chunk(self, data: bytes) -> None: ...
+
+    async def end_stream(self) -> None: ...
+
+    def reset_on_close(self, error_code: int = ...) -> None: ...
+
+    def peer_closed(self) -> bool: ...
+
+    async def wait_peer_gone(self) -> None: ...
 
 
 class Service:
@@ -98,9 +132,17 @@ class Service:
         self._prefix = prefix
         self.requests: list[RecordedRequest] = []
 
-    async def serve_connection(self, stream: anyio.abc.ByteStream) -> None:
-        """Answer the requests of one accepted connection until it is done, then close it."""
+    async def serve_connection(
+        self, stream: anyio.abc.ByteStream, *, initial: bytes = b"", tls: bool = False
+    ) -> None:
+        """Answer the requests of one accepted connection until it is done, then close it.
+
+        ``initial``: bytes already read from it (looking for the HTTP/2 preface).
+        """
         http = HttpConnection(stream)
+        if initial:  # (h11 takes b"" for the end of the stream)
+            http.h11.receive_data(initial)
+        record = self._hub.open_connection("http/1.1", tls=tls)
         try:
             while True:
                 try:
@@ -113,30 +155,49 @@ class Service:
                     return
                 if request is None:
                     return
-                self._record(request)
-                if not await self._respond(http, request) or not http.next_cycle():
+                record.streams_total += 1
+                record.streams_open += 1
+                try:
+                    going_on = await self.serve_request(http, request)
+                finally:
+                    record.streams_open -= 1
+                if not going_on or not http.next_cycle():
                     return
         except _GONE:
             pass  # the client went away
         finally:
+            self._hub.close_connection(record)
             await http.aclose()
 
-    def _record(self, request: Request) -> None:
+    async def serve_request(
+        self, http: Responder, request: Request, *, http_version: str = "HTTP/1.1"
+    ) -> bool:
+        """Record and answer one request; whether its connection may serve another.
+
+        The seam between the protocols and the service: HTTP/1.1 calls it
+        per request of a connection, HTTP/2 per stream.
+        """
+        self._record(request, http_version)
+        return await self._respond(http, request)
+
+    def _record(self, request: Request, http_version: str) -> None:
         headers: dict[str, str] = {}
         for name in dict.fromkeys(name for name, _ in request.headers):
             value = request.header(name)
             assert value is not None
             headers[name] = value
         self.requests.append(
-            RecordedRequest(request.method, request.path, request.query, headers, request.body)
+            RecordedRequest(
+                request.method, request.path, request.query, headers, request.body, http_version
+            )
         )
         logger.debug("concierge: %s %s", request.method, request.target)
 
-    async def _reject(self, http: HttpConnection, status: int, message: str) -> None:
+    async def _reject(self, http: Responder, status: int, message: str) -> None:
         if http.can_respond:
             await _send_error(http, status, message, close=True)
 
-    async def _respond(self, http: HttpConnection, request: Request) -> bool:
+    async def _respond(self, http: Responder, request: Request) -> bool:
         """Answer one request; whether the connection may serve another."""
         try:
             return await self._route(http, request)
@@ -148,7 +209,7 @@ class Service:
                 await _send_error(http, 500, "internal server error", close=True)
             return False
 
-    async def _route(self, http: HttpConnection, request: Request) -> bool:
+    async def _route(self, http: Responder, request: Request) -> bool:
         route = match_route(request.path, self._prefix)
         if route is None:
             await _send_error(http, 404, "no such path")
@@ -183,7 +244,7 @@ class Service:
         return False
 
     async def _authorize(
-        self, http: HttpConnection, request: Request, route: Route, *, head: bool
+        self, http: Responder, request: Request, route: Route, *, head: bool
     ) -> tuple[str, Conversation] | None:
         """The user and conversation, or None once an error has been answered."""
         try:
@@ -210,7 +271,7 @@ class Service:
     # -- endpoints ---------------------------------------------------------------------
 
     async def _list(
-        self, http: HttpConnection, request: Request, conversation: Conversation, *, head: bool
+        self, http: Responder, request: Request, conversation: Conversation, *, head: bool
     ) -> None:
         try:
             query = parse_list_query(request.query)
@@ -226,7 +287,7 @@ class Service:
         await http.send_response(200, _JSON, body, head=head)
 
     async def _send(
-        self, http: HttpConnection, request: Request, conversation: Conversation, user_id: str
+        self, http: Responder, request: Request, conversation: Conversation, user_id: str
     ) -> None:
         try:
             key = idempotency_key(
@@ -247,9 +308,7 @@ class Service:
         self._hub.fan_out(conversation.id, stored.seq, stored.event)
         await http.send_response(201, _JSON, message_json(stored.message))
 
-    async def _stream(
-        self, http: HttpConnection, request: Request, conversation: Conversation
-    ) -> None:
+    async def _stream(self, http: Responder, request: Request, conversation: Conversation) -> None:
         subscriber = Subscriber(conversation.id, self._max_queued)
         subscriber.peer_closed = http.peer_closed
         # Subscribe, snapshot the replay and set the floor with no await in
@@ -277,13 +336,14 @@ class Service:
                     except Dropped as drop:
                         subscriber.ended_by = "dropped by a fault"
                         if drop.reset:
-                            http.reset_on_close()
+                            code = _INTERNAL_ERROR if plan.reset_code is None else plan.reset_code
+                            http.reset_on_close(code)
                     except _GONE:
                         subscriber.ended_by = "client gone"
                     finally:
                         task_group.cancel_scope.cancel()
             if subscriber.reset:
-                http.reset_on_close()
+                http.reset_on_close(_INTERNAL_ERROR)
         finally:
             self._hub.unsubscribe(subscriber)
             subscriber.close()
@@ -292,13 +352,9 @@ class Service:
             logger.log(level, "concierge: stream of %r ended (%s)", conversation.id, reason)
 
 
-async def _watch_peer(http: HttpConnection, subscriber: Subscriber) -> None:
-    """End the stream as soon as the client closes its side."""
-    try:
-        while await http.stream.receive():
-            pass  # a stream's client has nothing more to say; ignore it
-    except _GONE:
-        pass
+async def _watch_peer(http: Responder, subscriber: Subscriber) -> None:
+    """End the stream as soon as the client closes its side (HTTP/2: resets the stream)."""
+    await http.wait_peer_gone()
     subscriber.abort("client closed")
 
 
@@ -310,7 +366,7 @@ def _challenge(*, token_given: bool) -> list[tuple[str, str]]:
 
 
 async def _send_error(
-    http: HttpConnection,
+    http: Responder,
     status: int,
     message: str,
     *,
@@ -322,7 +378,7 @@ async def _send_error(
     await http.send_response(status, [*_JSON, *(headers or [])], body, head=head, close=close)
 
 
-async def _send_canned(http: HttpConnection, reply: CannedReply, *, head: bool) -> bool:
+async def _send_canned(http: Responder, reply: CannedReply, *, head: bool) -> bool:
     if reply.crash:
         raise RuntimeError("injected handler error (faults.internal_error)")
     await http.send_response(reply.status, reply.headers, reply.body, head=head)

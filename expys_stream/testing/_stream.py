@@ -22,14 +22,17 @@ all subscribers share.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._faults import StreamPlan
-from ._http import HttpConnection
 from ._store import StoredMessage
 from ._wire import KEEPALIVE, retry_line
+
+if TYPE_CHECKING:  # HTTP/1.1 or HTTP/2: whatever answers the request
+    from ._service import Responder as HttpConnection
 
 __all__ = ["Dropped", "Subscriber", "run_stream"]
 

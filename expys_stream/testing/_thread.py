@@ -23,6 +23,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from expys_stream._models import Message
 
 from ._faults import Faults
+from ._hub import ConnectionInfo
 from ._server import ConciergeServer, RecordedRequest
 
 __all__ = ["ConciergeThread"]
@@ -260,6 +261,15 @@ class ConciergeThread:
         """End every open stream cleanly; return once closed."""
         self._await(functools.partial(self._server.end_streams, conversation_id))
 
+    def connections(self) -> list[ConnectionInfo]:
+        """A snapshot of the open client connections (see ``ConciergeServer.connections``)."""
+        return self._call(self._server.connections)
+
+    def goaway(self, *, last_stream_id: int | None = None, error_code: int = 0) -> None:
+        """Send GOAWAY on every open HTTP/2 connection (see ``ConciergeServer.goaway``)."""
+        goaway = self._server.goaway
+        self._await(functools.partial(goaway, last_stream_id=last_stream_id, error_code=error_code))
+
     # -- the same, awaitable from any event loop ----------------------------------------
 
     async def apublish(self, conversation_id: str, author_id: str, body: str | None) -> Message:
@@ -307,6 +317,13 @@ class ConciergeThread:
     async def aend_streams(self, conversation_id: str | None = None) -> None:
         """``end_streams``, awaitable from async code on any event loop."""
         await self._await_async(functools.partial(self._server.end_streams, conversation_id))
+
+    async def agoaway(self, *, last_stream_id: int | None = None, error_code: int = 0) -> None:
+        """``goaway``, awaitable from async code on any event loop."""
+        goaway = self._server.goaway
+        await self._await_async(
+            functools.partial(goaway, last_stream_id=last_stream_id, error_code=error_code)
+        )
 
 
 ConciergeThread.__module__ = "expys_stream.testing"

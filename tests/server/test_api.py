@@ -11,7 +11,14 @@ import expys_stream.testing as testing
 
 def test_all_names_resolve_and_are_documented() -> None:
     assert testing.__all__ == sorted(
-        ["ConciergeServer", "ConciergeThread", "Faults", "RecordedRequest", "serve_concierge"]
+        [
+            "ConciergeServer",
+            "ConciergeThread",
+            "ConnectionInfo",
+            "Faults",
+            "RecordedRequest",
+            "serve_concierge",
+        ]
     )
     for name in testing.__all__:
         value = getattr(testing, name)
