@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import ssl
 from collections.abc import Sequence
 from typing import Any
@@ -34,7 +35,7 @@ from .._errors import ExpysError, ProtocolError, ReadTimeout, StreamClosed, Tran
 from ._errors_map import _QUOTED_BYTES, _describe
 from ._h2stream import H2Stream, Headers, RetryNow
 from ._tls import connect
-from ._urls import _redact
+from ._urls import _FIELD_VALUE, _redact
 
 __all__ = ["CONNECTION_WINDOW", "MAX_STREAMS_PER_CONNECTION", "STREAM_WINDOW", "H2Conn"]
 
@@ -88,7 +89,7 @@ class H2Conn:
         self._ping_sent_at: float | None = None
         self._last_rx = anyio.current_time()
         config = h2.config.H2Configuration(client_side=True, header_encoding=None)
-        self._h2 = h2.connection.H2Connection(config)
+        self._h2 = _H2Client(config)
         self._h2.MAX_CLOSED_STREAMS = MAX_CLOSED_STREAMS
         self._h2.local_settings = h2.settings.Settings(
             client=True,
@@ -162,18 +163,24 @@ class H2Conn:
         except h2.exceptions.NoAvailableStreamIDError:
             self._drain()
             raise RetryNow(f"stream ids on the connection to {self.where} ran out") from None
+        problem = _header_problem(headers)
+        if problem is not None:
+            raise ProtocolError(f"invalid request to {self.where}: {problem}")
         request = [
             (b":method", method.encode("ascii")),
             (b":scheme", self._scheme),
             (b":authority", self._authority),
             (b":path", path.encode("ascii")),
-            *headers,
+            *((name.lower(), value) for name, value in headers),
         ]
         try:
             self._h2.send_headers(stream_id, request, end_stream=not body)
         except h2.exceptions.TooManyStreamsError:
             raise RetryNow(f"the HTTP/2 connection to {self.where} is full") from None
         except h2.exceptions.ProtocolError as exc:
+            # h2 made the stream before refusing its headers: nothing was
+            # sent, so drop it (an idle stream needs no RST_STREAM).
+            self._h2.streams.pop(stream_id, None)
             reason = _QUOTED_BYTES.sub(" (not shown)", _describe(exc))
             raise ProtocolError(f"invalid request to {self.where}: {reason}") from None
         stream = H2Stream(self, stream_id)
@@ -327,27 +334,24 @@ class H2Conn:
         for sid, stream in list(self.streams.items()):
             if sid > last_id or not stream.status:
                 # Not processed, or no head yet: every request we make is
-                # idempotent, so another connection may repeat it at once.
-                self._cancel(sid, stream)
+                # idempotent, so another connection may repeat it at once
+                # (hypercorn never answers the stream its GOAWAY names).
+                self._drop(sid, stream)
                 stream._on_failure(RetryNow(f"{self.where} is going away (stream not served)"))
             elif not graceful:
-                self._cancel(sid, stream)
+                self._drop(sid, stream)
                 stream._on_failure(going)
         if not graceful:
             self._error = going
-        elif self.streams:
-            # h2 treats a received GOAWAY as the end of the connection and
-            # would refuse the DATA still due on the streams the server
-            # serves: keep its state machine open for them. No new stream
-            # is opened here (the state is DRAINING).
-            self._h2.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
 
-    def _cancel(self, sid: int, stream: H2Stream) -> None:
+    def _drop(self, sid: int, stream: H2Stream) -> None:
         self.streams.pop(sid, None)
         self._bodies.pop(sid, None)
         self._return_window(sid, stream._take_unacked())
-        with contextlib.suppress(h2.exceptions.H2Error):  # closed on h2's side
-            self._h2.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+        # No RST_STREAM: the server ignores frames for streams above its
+        # last id, and hypercorn's h2 answers any frame after its GOAWAY
+        # with GOAWAY(PROTOCOL_ERROR), which would end the served streams.
+        # DATA that still comes for it is acknowledged at once (_dispatch).
 
     def _drain(self) -> None:
         if self.state in (CONNECTING, READY):
@@ -425,6 +429,8 @@ class H2Conn:
     def _failed(self, error: ExpysError) -> None:
         if self._error is None:
             self._error = error
+        self.state = CLOSED  # no new stream from here on
+        self._ready.set()
         self._fail_all(self._error)
 
     def _fail_all(self, error: ExpysError) -> None:
@@ -473,6 +479,44 @@ async def connect_h2(
         conn.close_now()
         raise
     return conn
+
+
+class _H2Client(h2.connection.H2Connection):
+    """h2's client connection, kept open after a GOAWAY is received.
+
+    h2 treats a received GOAWAY as the end of the connection and refuses the
+    frames that follow, even in the same read, so the streams the server
+    still serves (ids up to its last_stream_id) would fail with a protocol
+    error. Here the connection stays open; ``H2Conn`` stops opening streams
+    on it (the state is DRAINING) and sends its own GOAWAY once the last
+    stream is gone.
+    """
+
+    def _receive_goaway_frame(self, frame: Any) -> Any:
+        result = super()._receive_goaway_frame(frame)
+        self.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+        return result
+
+
+_FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _header_problem(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
+    """Why a request header cannot be sent, never quoting its value.
+
+    h2 checks pseudo-headers and connection-specific fields but lets CR, LF
+    and NUL through in values, which a proxy translating to HTTP/1.1 could
+    turn into header injection.
+    """
+    for name, value in headers:
+        if not _FIELD_NAME.fullmatch(name):
+            return f"{name!r} is not a header name"
+        if not _FIELD_VALUE.fullmatch(value):
+            return (
+                f"the value of {name.decode('ascii')} starts or ends with whitespace, "
+                "or holds NUL, CR, LF or another control character (not shown)"
+            )
+    return None
 
 
 def _head(headers: Any) -> tuple[int, Headers]:

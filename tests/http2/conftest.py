@@ -164,8 +164,12 @@ def serve_hypercorn(certs: Certs) -> Serve:
         stop = anyio.Event()
         scheme = "https" if tls else "http"
         async with anyio.create_task_group() as tg:
-            tg.start_soon(partial(hypercorn_serve, make_app(hub), config, shutdown_trigger=stop.wait))
-            yield Server(f"{scheme}://127.0.0.1:{port}", hub, certs.client_context() if tls else None)
+            tg.start_soon(
+                partial(hypercorn_serve, make_app(hub), config, shutdown_trigger=stop.wait)
+            )
+            yield Server(
+                f"{scheme}://127.0.0.1:{port}", hub, certs.client_context() if tls else None
+            )
             stop.set()
             tg.cancel_scope.deadline = anyio.current_time() + 5  # a bounded shutdown
 
