@@ -319,6 +319,7 @@ class H2Conn:
             return
         self._return_window(sid, stream._take_unacked())
         name = _code_name(code)
+        stream._reset_code = int(code)
         if code == h2.errors.ErrorCodes.REFUSED_STREAM:
             error: ExpysError = RetryNow(f"{self.where} refused the stream (REFUSED_STREAM)")
         else:

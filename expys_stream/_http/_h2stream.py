@@ -54,6 +54,7 @@ class H2Stream:
         "_error",
         "_headers",
         "_id",
+        "_reset_code",
         "_state",
         "_status",
         "_unacked",
@@ -71,6 +72,7 @@ class H2Stream:
         self._status = 0  # 0 until the response head is in
         self._headers: Headers | None = None
         self._activity = float("-inf")
+        self._reset_code: int | None = None
 
     # -- what the consumer uses ----------------------------------------------
 
@@ -88,6 +90,13 @@ class H2Stream:
     def headers(self) -> Headers:
         """The response headers (lower-case names, no pseudo-headers)."""
         return self._headers or []
+
+    @property
+    def reset_code(self) -> int | None:
+        """The error code of the server's RST_STREAM, if it reset the stream
+        (the router acts on REFUSED_STREAM, ENHANCE_YOUR_CALM and
+        HTTP_1_1_REQUIRED)."""
+        return self._reset_code
 
     @property
     def unacked(self) -> int:

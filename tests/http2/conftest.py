@@ -79,6 +79,15 @@ def make_app(hub: Hub) -> Callable[..., Any]:
             "status": 200,
             "headers": [(b"content-type", b"text/event-stream")],
         }
+        if path == "/echo":
+            size, more = 0, True
+            while more:
+                message = await receive()
+                size += len(message.get("body", b""))
+                more = message.get("more_body", False)
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": str(size).encode()})
+            return
         if path == "/nohead":
             await _until_disconnect(receive, hub)
             return

@@ -180,3 +180,13 @@ async def test_goaway_after_max_requests(serve_hypercorn: Serve) -> None:
             await _poll(lambda: conn.state == "closed")
         with pytest.raises(StreamClosed):
             await first.read()
+
+
+async def test_a_request_body_larger_than_the_servers_window(serve_hypercorn: Serve) -> None:
+    body = b"b" * 300_000  # hypercorn's window is 65,535: the writer resumes on WINDOW_UPDATE
+    async with serve_hypercorn() as server, anyio.create_task_group() as tg:
+        conn = await _connect(tg, server)
+        stream = await conn.open_stream("POST", "/echo", [(b"content-type", b"text/plain")], body)
+        assert (await stream.head())[0] == 200
+        assert await _read_all(stream) == b"300000"
+        await conn.aclose()

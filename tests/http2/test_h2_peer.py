@@ -121,6 +121,7 @@ async def test_a_reset_from_the_server(code: h2.errors.ErrorCodes, expected: typ
             with pytest.raises(expected, match=code.name) as caught:
                 await gone.head()
             assert type(caught.value) is expected
+            assert gone.reset_code == code
             assert await other.read() == b"data: x\n\n"  # the connection goes on
         assert conn.state == "ready"
         await conn.aclose()
