@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -79,10 +80,8 @@ def rss_kib() -> int:
 async def consume(stream: Any) -> None:
     from expys_stream import ExpysError
 
-    try:
+    with contextlib.suppress(ExpysError):  # closed at the end of the measurement
         await stream.read()  # waits: nothing more comes
-    except ExpysError:
-        pass  # closed at the end of the measurement
 
 
 async def measure(url: str, ca_pem: str, streams: int, consumers: bool) -> dict[str, float]:
@@ -121,7 +120,8 @@ async def measure(url: str, ca_pem: str, streams: int, consumers: bool) -> dict[
         gc.collect()
         heap1, rss1 = tracemalloc.get_traced_memory()[0], rss_kib()
         tracemalloc.stop()
-        assert len(conn.streams) == streams and conn.open_streams == streams
+        assert len(conn.streams) == streams
+        assert conn.open_streams == streams
         await conn.aclose()
         tg.cancel_scope.cancel()
     return {
