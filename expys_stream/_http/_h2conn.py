@@ -17,25 +17,22 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 import ssl
 from collections.abc import Sequence
 from typing import Any
 
 import anyio
-import h2.config
-import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
-import h2.settings
 from anyio.abc import ByteStream, TaskGroup
 
 from .._errors import ExpysError, ProtocolError, ReadTimeout, StreamClosed, TransportError
 from ._errors_map import _QUOTED_BYTES, _describe
-from ._h2stream import H2Stream, Headers, RetryNow
+from ._h2stream import H2Stream, RetryNow
+from ._h2wire import code_name, header_problem, new_client, response_head
 from ._tls import connect
-from ._urls import _FIELD_VALUE, _redact
+from ._urls import _redact
 
 __all__ = ["CONNECTION_WINDOW", "MAX_STREAMS_PER_CONNECTION", "STREAM_WINDOW", "H2Conn"]
 
@@ -88,20 +85,7 @@ class H2Conn:
         self._closing = False  # GOAWAY queued: the writer stops after flushing
         self._ping_sent_at: float | None = None
         self._last_rx = anyio.current_time()
-        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
-        self._h2 = _H2Client(config)
-        self._h2.MAX_CLOSED_STREAMS = MAX_CLOSED_STREAMS
-        self._h2.local_settings = h2.settings.Settings(
-            client=True,
-            initial_values={
-                h2.settings.SettingCodes.ENABLE_PUSH: 0,
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100,
-                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 65536,
-                h2.settings.SettingCodes.MAX_FRAME_SIZE: 16384,
-                h2.settings.SettingCodes.HEADER_TABLE_SIZE: 4096,
-            },
-        )
+        self._h2 = new_client(STREAM_WINDOW, MAX_CLOSED_STREAMS)
         self._h2.initiate_connection()
         window = STREAM_WINDOW * max_streams
         self._h2.increment_flow_control_window(window - 65535)
@@ -163,7 +147,7 @@ class H2Conn:
         except h2.exceptions.NoAvailableStreamIDError:
             self._drain()
             raise RetryNow(f"stream ids on the connection to {self.where} ran out") from None
-        problem = _header_problem(headers)
+        problem = header_problem(headers)
         if problem is not None:
             raise ProtocolError(f"invalid request to {self.where}: {problem}")
         request = [
@@ -293,7 +277,7 @@ class H2Conn:
             case h2.events.ResponseReceived(stream_id=sid, headers=headers):
                 stream = self.streams.get(sid)
                 if stream is not None:
-                    stream._on_head(*_head(headers))
+                    stream._on_head(*response_head(headers))
             case h2.events.StreamEnded(stream_id=sid):
                 stream = self.streams.pop(sid, None)
                 self._bodies.pop(sid, None)
@@ -318,7 +302,7 @@ class H2Conn:
         if stream is None:
             return
         self._return_window(sid, stream._take_unacked())
-        name = _code_name(code)
+        name = code_name(code)
         stream._reset_code = int(code)
         if code == h2.errors.ErrorCodes.REFUSED_STREAM:
             error: ExpysError = RetryNow(f"{self.where} refused the stream (REFUSED_STREAM)")
@@ -331,7 +315,7 @@ class H2Conn:
         self._drain()
         last_id = last if last is not None else 0
         graceful = code == h2.errors.ErrorCodes.NO_ERROR
-        going = TransportError(f"{self.where} is going away ({_code_name(code)})")
+        going = TransportError(f"{self.where} is going away ({code_name(code)})")
         for sid, stream in list(self.streams.items()):
             if sid > last_id or not stream.status:
                 # Not processed, or no head yet: every request we make is
@@ -480,56 +464,3 @@ async def connect_h2(
         conn.close_now()
         raise
     return conn
-
-
-class _H2Client(h2.connection.H2Connection):
-    """h2's client connection, kept open after a GOAWAY is received.
-
-    h2 treats a received GOAWAY as the end of the connection and refuses the
-    frames that follow, even in the same read, so the streams the server
-    still serves (ids up to its last_stream_id) would fail with a protocol
-    error. Here the connection stays open; ``H2Conn`` stops opening streams
-    on it (the state is DRAINING) and sends its own GOAWAY once the last
-    stream is gone.
-    """
-
-    def _receive_goaway_frame(self, frame: Any) -> Any:
-        result = super()._receive_goaway_frame(frame)
-        self.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
-        return result
-
-
-_FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-
-def _header_problem(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
-    """Why a request header cannot be sent, never quoting its value.
-
-    h2 checks pseudo-headers and connection-specific fields but lets CR, LF
-    and NUL through in values, which a proxy translating to HTTP/1.1 could
-    turn into header injection.
-    """
-    for name, value in headers:
-        if not _FIELD_NAME.fullmatch(name):
-            return f"{name!r} is not a header name"
-        if not _FIELD_VALUE.fullmatch(value):
-            return (
-                f"the value of {name.decode('ascii')} starts or ends with whitespace, "
-                "or holds NUL, CR, LF or another control character (not shown)"
-            )
-    return None
-
-
-def _head(headers: Any) -> tuple[int, Headers]:
-    status = 0
-    rest: Headers = []
-    for name, value in headers:
-        if name == b":status":
-            status = int(value)
-        elif not name.startswith(b":"):
-            rest.append((bytes(name), bytes(value)))
-    return status, rest
-
-
-def _code_name(code: Any) -> str:
-    return getattr(code, "name", str(code))
