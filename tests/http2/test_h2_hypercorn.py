@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
+
 import anyio
 import pytest
 from conftest import Serve, Server
 
-from expys_stream import StreamClosed
+from expys_stream import ConnectError, StreamClosed, TLSVerificationError
 from expys_stream._http._h2conn import CONNECTION_WINDOW, STREAM_WINDOW, H2Conn, connect_h2
 from expys_stream._http._h2stream import H2Stream, RetryNow
 from expys_stream.sse import SSEDecoder
@@ -190,3 +193,20 @@ async def test_a_request_body_larger_than_the_servers_window(serve_hypercorn: Se
         assert (await stream.head())[0] == 200
         assert await _read_all(stream) == b"300000"
         await conn.aclose()
+
+
+async def test_an_untrusted_certificate_is_the_final_tls_error(serve_hypercorn: Serve) -> None:
+    async with serve_hypercorn() as server, anyio.create_task_group() as tg:
+        with pytest.raises(TLSVerificationError) as caught:
+            await connect_h2(tg, server.url, ssl_context=ssl.create_default_context())
+        assert caught.value.reason == "untrusted"
+        assert caught.value.__cause__ is None
+
+
+async def test_a_refused_connection_is_a_connect_error() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with anyio.create_task_group() as tg:
+        with pytest.raises(ConnectError, match="cannot connect"):
+            await connect_h2(tg, f"http://127.0.0.1:{port}/")
