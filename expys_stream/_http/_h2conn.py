@@ -148,6 +148,8 @@ class H2Conn:
             self._drain()
             raise RetryNow(f"stream ids on the connection to {self.where} ran out") from None
         problem = header_problem(headers)
+        if not (method.isascii() and path.isascii()):
+            problem = "the method and the path must be ASCII (an ascii_url)"
         if problem is not None:
             raise ProtocolError(f"invalid request to {self.where}: {problem}")
         request = [
@@ -243,11 +245,14 @@ class H2Conn:
             while True:
                 await self._wake.wait()
                 self._wake = anyio.Event()
+                # Read before taking the data: a GOAWAY queued while this
+                # send is in progress sets the new event, and goes next time.
+                closing = self._closing
                 self._send_bodies()
                 data = self._h2.data_to_send()
                 if data:
                     await self._sock.send(data)
-                if self._closing:
+                if closing:
                     break
         except Exception as exc:
             self._failed(self._io_error(exc))
@@ -399,13 +404,16 @@ class H2Conn:
 
     def _send_bodies(self) -> None:
         for sid, rest in list(self._bodies.items()):
-            window = min(self._h2.local_flow_control_window(sid), len(rest))
-            frame = self._h2.max_outbound_frame_size
-            while window > 0:
-                size = min(window, frame)
-                chunk, rest = rest[:size], rest[size:]
-                self._h2.send_data(sid, chunk.tobytes(), end_stream=not rest)
-                window -= size
+            try:
+                window = min(self._h2.local_flow_control_window(sid), len(rest))
+                frame = self._h2.max_outbound_frame_size
+                while window > 0:
+                    size = min(window, frame)
+                    chunk, rest = rest[:size], rest[size:]
+                    self._h2.send_data(sid, chunk.tobytes(), end_stream=not rest)
+                    window -= size
+            except h2.exceptions.H2Error:
+                rest = rest[:0]  # the stream closed meanwhile: nothing more to send
             if rest:
                 self._bodies[sid] = rest
             else:

@@ -31,6 +31,7 @@ class Peer:
         self.requests_seen: list[int] = []
         self.resets_seen: list[int] = []
         self.pings_acked = 0
+        self.goaways: list[int] = []  # error codes of the client's GOAWAYs
         self.eof = False
 
     async def accept(self, *, settings: bool = True) -> None:
@@ -61,6 +62,8 @@ class Peer:
                 self.resets_seen.append(event.stream_id)
             elif isinstance(event, h2.events.PingAckReceived):
                 self.pings_acked += 1
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                self.goaways.append(int(event.error_code or 0))
         await self.flush()
 
     async def requests(self, count: int) -> list[int]:

@@ -190,3 +190,26 @@ async def test_errors_are_always_ours() -> None:
             await stream.read()
         assert isinstance(caught.value, ExpysError)
         assert caught.value.__cause__ is None
+
+
+async def test_aclose_sends_goaway_and_closes_the_socket() -> None:
+    async with serve_peer() as peer, anyio.create_task_group() as tg:
+        conn = await _connect(tg, peer)
+        (stream,) = await _open(conn, peer, 1)
+        peer.respond(stream.stream_id, b"data: 1\n\n")
+        await peer.flush()
+        assert await stream.read() == b"data: 1\n\n"
+        await conn.aclose()
+        with anyio.fail_after(5):
+            await peer.until_eof()
+        assert peer.goaways == [0]  # NO_ERROR, then the end of the socket
+        assert conn.state == "closed"
+
+
+async def test_a_non_ascii_path_is_a_protocol_error() -> None:
+    async with serve_peer() as peer, anyio.create_task_group() as tg:
+        conn = await _connect(tg, peer)
+        with pytest.raises(ProtocolError, match="ASCII"):
+            await conn.open_stream("GET", "/caf\u00e9")
+        assert conn.open_streams == 0
+        await conn.aclose()
