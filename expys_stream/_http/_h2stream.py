@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .._errors import ExpysError, StreamClosed, TransportError
+from .._errors import ExpysError, ProtocolError, StreamClosed, TransportError
+from ._coding import content_coding, inflate_bounded
 
 if TYPE_CHECKING:
     from ._h2conn import H2Conn
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["H2Stream", "RetryNow"]
 
 Headers = list[tuple[bytes, bytes]]
+MAX_ERROR_BODY = 64 * 1024  # as on HTTP/1.1
 
 # States of a stream.
 _OPEN = 0  # headers sent; head and DATA may come
@@ -60,6 +62,8 @@ class H2Stream:
         "_unacked",
         "_waiter",
     )
+
+    http_version = "HTTP/2"
 
     def __init__(self, conn: H2Conn, stream_id: int) -> None:
         self._conn = conn
@@ -118,6 +122,38 @@ class H2Stream:
             if key == name:
                 return value
         return None
+
+    @property
+    def content_type(self) -> str:
+        """The Content-Type, decoded leniently, or ""."""
+        value = self.header(b"content-type")
+        return "" if value is None else value.decode("latin-1")
+
+    async def read_bounded(self, limit: int = MAX_ERROR_BODY) -> bytes:
+        """At most ``limit`` bytes of the body (decoded if gzip or deflate),
+        then the stream is closed; as ``Response.read_bounded`` on HTTP/1.1.
+
+        Raises:
+            ProtocolError: a successful response in a coding the client
+                cannot decode, or a corrupt one. (An error response's body
+                in such a coding reads as ``b""``: its status still counts.)
+        """
+        try:
+            try:
+                coding = content_coding(self.header(b"content-encoding"))
+            except ProtocolError:
+                if 200 <= self._status < 300:
+                    raise
+                return b""
+            parts: list[bytes] = []
+            size = 0
+            while size < limit and (part := await self.read()):
+                parts.append(part)
+                size += len(part)
+            data = b"".join(parts)[:limit]
+        finally:
+            self.reset()
+        return data if coding is None else inflate_bounded(coding, data, limit)
 
     async def head(self) -> tuple[int, Headers]:
         """Wait for the response head: ``(status, headers)``.

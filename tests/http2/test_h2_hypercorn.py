@@ -7,7 +7,7 @@ import ssl
 
 import anyio
 import pytest
-from conftest import Serve, Server
+from conftest import EVENT, Serve, Server
 
 from expys_stream import ConnectError, StreamClosed, TLSVerificationError
 from expys_stream._http._h2conn import CONNECTION_WINDOW, STREAM_WINDOW, H2Conn, connect_h2
@@ -210,3 +210,20 @@ async def test_a_refused_connection_is_a_connect_error() -> None:
     async with anyio.create_task_group() as tg:
         with pytest.raises(ConnectError, match="cannot connect"):
             await connect_h2(tg, f"http://127.0.0.1:{port}/")
+
+
+async def test_read_bounded_stops_at_the_limit_and_closes(serve_hypercorn: Serve) -> None:
+    async with serve_hypercorn() as server, anyio.create_task_group() as tg:
+        conn = await _connect(tg, server)
+        stream = await conn.open_stream("GET", "/burst/500000")
+        await stream.head()
+        assert stream.http_version == "HTTP/2"
+        assert stream.content_type == "text/event-stream"
+        assert await stream.read_bounded(1000) == b"z" * 1000
+        assert not stream.is_open
+        assert conn.open_streams == 0
+        assert _window_balanced(conn)
+        whole = await conn.open_stream("GET", "/events/1")
+        await whole.head()
+        assert await whole.read_bounded() == EVENT % 0
+        await conn.aclose()
