@@ -29,7 +29,7 @@ from anyio.abc import ByteStream, TaskGroup
 
 from .._errors import ExpysError, ProtocolError, ReadTimeout, StreamClosed, TransportError
 from ._errors_map import _QUOTED_BYTES, _describe
-from ._h2stream import H2Stream, RetryNow
+from ._h2stream import H2Stream, NotHTTP2, RetryNow
 from ._h2wire import code_name, header_problem, new_client, response_head
 from ._tls import connect
 from ._urls import _redact
@@ -223,6 +223,9 @@ class H2Conn:
             while True:
                 with anyio.move_on_after(self._timer()):
                     data = await self._sock.receive(READ_SIZE)
+                    if self.state == CONNECTING and data.startswith(b"HTTP/1."):
+                        self._failed(NotHTTP2(f"{self.where} answered HTTP/2 in HTTP/1.x"))
+                        return
                     self._on_bytes(data)
                     continue
                 if self._on_silence():
@@ -449,8 +452,9 @@ async def connect_h2(
     **options: Any,
 ) -> H2Conn | None:
     """Connect to ``url``'s origin, start the connection in ``tg`` and wait
-    for the server's SETTINGS. Returns None when TLS negotiated another
-    protocol than h2 (the socket is closed; the caller uses HTTP/1.1).
+    for the server's SETTINGS. Returns None when the server does not speak
+    HTTP/2 (TLS negotiated another protocol, or a cleartext server answered
+    the preface in HTTP/1.x): the socket is closed; the caller uses HTTP/1.1.
     Cancelled at any point, it leaves no socket and no task behind."""
     from ._urls import origin_of
 
@@ -468,6 +472,8 @@ async def connect_h2(
     tg.start_soon(conn.run)
     try:
         await conn.wait_ready()
+    except NotHTTP2:
+        return None  # run() has closed the socket, or is closing it
     except BaseException:
         conn.close_now()
         raise

@@ -27,7 +27,7 @@ from ._coding import content_coding, inflate_bounded
 if TYPE_CHECKING:
     from ._h2conn import H2Conn
 
-__all__ = ["H2Stream", "RetryNow"]
+__all__ = ["H2Stream", "NotHTTP2", "RetryNow"]
 
 Headers = list[tuple[bytes, bytes]]
 MAX_ERROR_BODY = 64 * 1024  # as on HTTP/1.1
@@ -44,6 +44,11 @@ class RetryNow(TransportError):
     stream id, REFUSED_STREAM, or no response head before a GOAWAY):
     repeating it at once on another connection is safe and needs no backoff.
     """
+
+
+class NotHTTP2(TransportError):
+    """The server answered the HTTP/2 preface in HTTP/1.x: it does not speak
+    cleartext HTTP/2 (prior knowledge); the origin is for HTTP/1.1."""
 
 
 class H2Stream:

@@ -13,6 +13,7 @@ from expys_stream import ConnectError, StreamClosed, TLSVerificationError
 from expys_stream._http._h2conn import CONNECTION_WINDOW, STREAM_WINDOW, H2Conn, connect_h2
 from expys_stream._http._h2stream import H2Stream, RetryNow
 from expys_stream.sse import SSEDecoder
+from expys_stream.testing import serve_concierge
 
 pytestmark = pytest.mark.anyio
 
@@ -227,3 +228,10 @@ async def test_read_bounded_stops_at_the_limit_and_closes(serve_hypercorn: Serve
         await whole.head()
         assert await whole.read_bounded() == EVENT % 0
         await conn.aclose()
+
+
+async def test_prior_knowledge_against_an_http11_server_gives_none() -> None:
+    async with serve_concierge() as concierge:
+        async with anyio.create_task_group() as tg:
+            conn = await connect_h2(tg, concierge.base_url)
+        assert conn is None
