@@ -3,6 +3,9 @@ resets, a silent or broken server, cancellation in every phase."""
 
 from __future__ import annotations
 
+import contextlib
+import random
+
 import anyio
 import h2.errors
 import pytest
@@ -213,3 +216,34 @@ async def test_a_non_ascii_path_is_a_protocol_error() -> None:
             await conn.open_stream("GET", "/caf\u00e9")
         assert conn.open_streams == 0
         await conn.aclose()
+
+
+@pytest.mark.parametrize("seed", range(12))
+async def test_random_server_bytes_give_only_our_errors(seed: int) -> None:
+    # After the SETTINGS, bytes shaped like frames (a valid header with a
+    # random type, flags, stream and payload) or plain noise: the stream
+    # sees only ExpysError subclasses, and the host group raises nothing.
+    rng = random.Random(seed)
+    async with serve_peer() as peer:
+        async with anyio.create_task_group() as tg:
+            conn = await _connect(tg, peer)
+            (stream,) = await _open(conn, peer, 1)
+            assert peer.sock is not None
+            for _ in range(rng.randint(1, 6)):
+                payload = rng.randbytes(rng.randint(0, 40))
+                header = len(payload).to_bytes(3, "big") + bytes([rng.randint(0, 10)])
+                header += bytes([rng.randint(0, 255)]) + rng.choice([0, 1, 3]).to_bytes(4, "big")
+                chunk = header + payload if rng.random() < 0.8 else rng.randbytes(30)
+                with contextlib.suppress(anyio.BrokenResourceError):
+                    await peer.sock.send(chunk)
+            with anyio.move_on_after(0.5):  # some noise is just incomplete
+                try:
+                    await stream.head()
+                    await stream.read()
+                except ExpysError:
+                    pass
+            await conn.aclose()
+            with pytest.raises(ExpysError):
+                while await stream.read():
+                    pass
+        assert conn.state == "closed"
