@@ -43,6 +43,7 @@ PING_INTERVAL = 20.0  # seconds of silence before we send a PING (streams open)
 PING_TIMEOUT = 10.0  # for anything to arrive after that PING
 MAX_CLOSED_STREAMS = 4096  # h2 keeps 65,536 closed-stream records by default
 READ_SIZE = 65536
+_MAX_WINDOW = 2**31 - 1  # HTTP/2's largest flow-control window
 _PROVISIONAL_LIMIT = 100  # the server's stream limit until its SETTINGS arrive
 
 # States.
@@ -63,6 +64,8 @@ class H2Conn:
         ping_interval: float = PING_INTERVAL,
         ping_timeout: float = PING_TIMEOUT,
     ) -> None:
+        if not 1 <= max_streams <= _MAX_WINDOW // STREAM_WINDOW:
+            raise ValueError(f"max_streams must be from 1 to {_MAX_WINDOW // STREAM_WINDOW}")
         self._sock = sock
         self._scheme = scheme.encode("ascii")
         self._authority = authority.encode("ascii")
