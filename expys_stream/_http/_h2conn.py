@@ -471,7 +471,12 @@ async def connect_h2(
     authority = host if port == default else f"{host}:{port}"
     if ":" in host:
         authority = f"[{host}]" if port == default else f"[{host}]:{port}"
-    conn = H2Conn(sock, scheme=scheme, authority=authority, url=url, **options)
+    try:
+        conn = H2Conn(sock, scheme=scheme, authority=authority, url=url, **options)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.aclose_forcefully(sock)
+        raise
     tg.start_soon(conn.run)
     try:
         await conn.wait_ready()
