@@ -41,19 +41,23 @@ from operator import itemgetter, ne
 from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 from ._errors import EventTooLarge
-from ._event import Comment, ServerSentEvent, _id_line, _id_text
+from ._event import Comment, ServerSentEvent, _id_text
 from ._lines import (
     _BLANK_CRLF,
     _BLANK_LF,
     _CR,
+    _HOLD_LINES,
     _LF,
     _NUL,
+    _RUN,
+    _SHIFT_LINES,
+    _SMALL_PIECE,
+    _TAIL_PIECES,
     MAX_RETRY,
     _clean_window,
     _clean_windows,
     _has_comment,
     _keepalive_at,
-    _valid_id,
 )
 from ._rules import _LineRules, _new_event
 
@@ -65,23 +69,6 @@ DEFAULT_MAX_EVENT_SIZE = 1024 * 1024
 #: What ``feed`` returns items of: events, and comments when asked for.
 _Item = TypeVar("_Item", bound="ServerSentEvent | Comment")
 
-# Once a line has arrived in this many pieces (chunks without a line end),
-# its small pieces are gathered in a growing buffer, so that a trickle of
-# tiny chunks costs its bytes and not an object per piece.
-_TAIL_PIECES = 16
-_SMALL_PIECE = 512
-# Complete lines after the last blank line of a chunk are held back (so that
-# the next chunk starts on an event boundary, where the fast path works) while
-# there are at most this many of them.
-_HOLD_LINES = 8
-# Chat-shaped windows of four lines that _bulk takes in one step: bounds the
-# lists it slices, so that a stream mixing shapes costs no more than linear
-# time.
-_RUN = 64
-# A run drops a keepalive (a comment and a blank line) by shifting the lines
-# after it: only while at most this many follow, so that a huge chunk full of
-# keepalives costs linear time.
-_SHIFT_LINES = 1024
 _data_value = itemgetter(slice(6, -1))  # b"data: VALUE\n" -> b"VALUE"
 _data_value_crlf = itemgetter(slice(6, -2))  # b"data: VALUE\r\n" -> b"VALUE"
 _MESSAGE_LF = b"event: message\n"
@@ -146,43 +133,9 @@ class SSEDecoder(_LineRules, Generic[_Item]):
         last_event_id: str = "",
         comments: bool = False,
     ) -> None:
-        if type(comments) is not bool:
-            raise TypeError(f"comments must be a bool, not {type(comments).__name__}")
-        if type(max_event_size) is not int or max_event_size < 1:
-            raise ValueError(f"max_event_size must be a positive int, not {max_event_size!r}")
-        if not isinstance(last_event_id, str) or not _valid_id(last_event_id):
-            # A stream cannot set such an ID, nor a header carry it.
-            raise ValueError("last_event_id must be a str without NUL, CR or LF")
-        self._max = max_event_size
-        self._comments = comments
-        self._at_start = True  # the BOM question is not settled yet
-        self._pending_cr = False  # the previous chunk ended with CR
-        self._failed: str | None = None
-        self._tail: list[bytes | bytearray] = []  # pieces of the unfinished line
-        self._tail_size = 0
-        # Complete lines of an unfinished event, each with its LF or CRLF,
-        # and whether they hold a CR (then only in CRLFs).
-        self._held: list[bytes] = []
-        self._held_size = 0
-        self._held_cr = False
-        # The unfinished event: its data lines, their joined size, its type
-        # (None means "message") and a retry set inside its block.
-        self._data: list[bytes] = []
-        self._data_size = 0
-        self._type: str | None = None
-        self._event_retry: int | None = None
-        # IDs are kept as raw b"id: VALUE\n" lines and decoded on demand.
-        self._id_line = self._last_id_line = _id_line(last_event_id, "last_event_id")
-        self._retry: int | None = None
-        # In a chunk with a CR, the last run stopped at a window whose line
-        # ends did not qualify for the shortcut.
-        self._unclean = False
-        # Whole "event" lines already seen, mapped to their type.
-        self._line_types: dict[bytes, str] = {
-            b"event: message": "message",
-            b"event: message\n": "message",
-            b"event: message\r\n": "message",
-        }
+        # (The checks and the state are in _LineRules, beside the rules that
+        # use that state.)
+        super().__init__(max_event_size, last_event_id, comments)
 
     @property
     def last_event_id(self) -> str:

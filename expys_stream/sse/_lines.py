@@ -1,6 +1,6 @@
-"""Module-level helpers of the SSE decoder: byte constants, the checks
-that ``_bulk`` applies to lines and windows, and the ``id`` and ``retry``
-value rules.
+"""Module-level helpers of the SSE decoder: byte constants, its tuning
+limits, the checks that ``_bulk`` applies to lines and windows, and the
+``id`` and ``retry`` value rules.
 
 They live here, apart from the decoder class, so that ``_decoder.py`` stays
 readable; the decoder binds every name it uses in its hot loop as a global of
@@ -22,6 +22,23 @@ _BLANK_CRLF = b"\r\n"
 # Bytes as ints: ``13 in data`` is a plain memchr, whereas ``b"\r" in data``
 # first tries the operand as an int and formats (then drops) a TypeError.
 _NUL, _LF, _CR = 0, 10, 13
+# Once a line has arrived in this many pieces (chunks without a line end),
+# its small pieces are gathered in a growing buffer, so that a trickle of
+# tiny chunks costs its bytes and not an object per piece.
+_TAIL_PIECES = 16
+_SMALL_PIECE = 512
+# Complete lines after the last blank line of a chunk are held back (so that
+# the next chunk starts on an event boundary, where the fast path works) while
+# there are at most this many of them.
+_HOLD_LINES = 8
+# Chat-shaped windows of four lines that _bulk takes in one step: bounds the
+# lists it slices, so that a stream mixing shapes costs no more than linear
+# time.
+_RUN = 64
+# A run drops a keepalive (a comment and a blank line) by shifting the lines
+# after it: only while at most this many follow, so that a huge chunk full of
+# keepalives costs linear time.
+_SHIFT_LINES = 1024
 
 
 def _has_comment(lines: list[bytes], start: int) -> bool:

@@ -1,10 +1,11 @@
 """The standard's rules for one line at a time, and the decoder's slow paths.
 
-:class:`_LineRules` holds the decoder's state (its ``__slots__``) and the
-methods that are not on the hot path: the general rules for a line that the
-chat-shaped shortcut of ``SSEDecoder._bulk`` does not take, chunks longer
-than the limit, the BOM at the start, and failing. ``SSEDecoder`` (in
-``_decoder.py``) derives from it and keeps ``feed`` and its fast path.
+:class:`_LineRules` holds the decoder's state (its ``__slots__``, checked
+and set up by its ``__init__``) and the methods that are not on the hot
+path: the general rules for a line that the chat-shaped shortcut of
+``SSEDecoder._bulk`` does not take, chunks longer than the limit, the BOM
+at the start, and failing. ``SSEDecoder`` (in ``_decoder.py``) derives from
+it and keeps ``feed`` and its fast path.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from ._errors import EventTooLarge
-from ._event import ServerSentEvent, _comment
-from ._lines import _CR, _NUL, _parse_retry
+from ._event import ServerSentEvent, _comment, _id_line
+from ._lines import _CR, _NUL, _parse_retry, _valid_id
 
 _BOM = b"\xef\xbb\xbf"
 _new_event = ServerSentEvent.__new__
@@ -24,7 +25,8 @@ _TYPE_CACHE_SIZE = 256  # types (each is cached under three keys)
 
 
 class _LineRules:
-    """The decoder's state and its line-by-line rules (see ``SSEDecoder``)."""
+    """The decoder's state, its checked setup and its line-by-line rules
+    (see ``SSEDecoder``)."""
 
     __slots__ = (
         "_at_start",
@@ -48,26 +50,45 @@ class _LineRules:
         "_unclean",
     )
 
-    # Set by SSEDecoder.__init__, where each is explained.
-    _at_start: bool
-    _comments: bool
-    _data: list[bytes]
-    _data_size: int
-    _event_retry: int | None
-    _failed: str | None
-    _held: list[bytes]
-    _held_cr: bool
-    _held_size: int
-    _id_line: bytes
-    _last_id_line: bytes
-    _line_types: dict[bytes, str]
-    _max: int
-    _pending_cr: bool
-    _retry: int | None
-    _tail: list[bytes | bytearray]
-    _tail_size: int
-    _type: str | None
-    _unclean: bool
+    def __init__(self, max_event_size: int, last_event_id: str, comments: bool) -> None:
+        # SSEDecoder.__init__, with its arguments (documented there).
+        if type(comments) is not bool:
+            raise TypeError(f"comments must be a bool, not {type(comments).__name__}")
+        if type(max_event_size) is not int or max_event_size < 1:
+            raise ValueError(f"max_event_size must be a positive int, not {max_event_size!r}")
+        if not isinstance(last_event_id, str) or not _valid_id(last_event_id):
+            # A stream cannot set such an ID, nor a header carry it.
+            raise ValueError("last_event_id must be a str without NUL, CR or LF")
+        self._max = max_event_size
+        self._comments = comments
+        self._at_start = True  # the BOM question is not settled yet
+        self._pending_cr = False  # the previous chunk ended with CR
+        self._failed: str | None = None
+        self._tail: list[bytes | bytearray] = []  # pieces of the unfinished line
+        self._tail_size = 0
+        # Complete lines of an unfinished event, each with its LF or CRLF,
+        # and whether they hold a CR (then only in CRLFs).
+        self._held: list[bytes] = []
+        self._held_size = 0
+        self._held_cr = False
+        # The unfinished event: its data lines, their joined size, its type
+        # (None means "message") and a retry set inside its block.
+        self._data: list[bytes] = []
+        self._data_size = 0
+        self._type: str | None = None
+        self._event_retry: int | None = None
+        # IDs are kept as raw b"id: VALUE\n" lines and decoded on demand.
+        self._id_line = self._last_id_line = _id_line(last_event_id, "last_event_id")
+        self._retry: int | None = None
+        # In a chunk with a CR, the last run stopped at a window whose line
+        # ends did not qualify for the shortcut.
+        self._unclean = False
+        # Whole "event" lines already seen, mapped to their type.
+        self._line_types: dict[bytes, str] = {
+            b"event: message": "message",
+            b"event: message\n": "message",
+            b"event: message\r\n": "message",
+        }
 
     def _feed_oversized(self, data: bytes) -> list[Any]:
         # A chunk longer than the limit, with a CR in it: splitlines finds
