@@ -41,57 +41,41 @@ from operator import itemgetter, ne
 from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 from ._errors import EventTooLarge
-from ._event import Comment, ServerSentEvent, _comment, _id_line, _id_text
+from ._event import Comment, ServerSentEvent, _id_text
+from ._lines import (
+    _BLANK_CRLF,
+    _BLANK_LF,
+    _CR,
+    _HOLD_LINES,
+    _LF,
+    _NUL,
+    _RUN,
+    _SHIFT_LINES,
+    _SMALL_PIECE,
+    _TAIL_PIECES,
+    MAX_RETRY,
+    _clean_window,
+    _clean_windows,
+    _has_comment,
+    _keepalive_at,
+)
+from ._rules import _LineRules, _new_event
 
 __all__ = ["DEFAULT_MAX_EVENT_SIZE", "MAX_RETRY", "SSEDecoder"]
 
 DEFAULT_MAX_EVENT_SIZE = 1024 * 1024
 """Default limit, in bytes, for one line and for one event's data (1 MiB)."""
 
-MAX_RETRY = 2**63 - 1
-"""``retry`` values are clamped to this many milliseconds (about 292 million
-years), so that an absurd field never makes a huge integer."""
-
 #: What ``feed`` returns items of: events, and comments when asked for.
 _Item = TypeVar("_Item", bound="ServerSentEvent | Comment")
 
-_BOM = b"\xef\xbb\xbf"
-_new_event = ServerSentEvent.__new__
-# Event types repeat (usually "message"), so the text of each whole
-# "event: ..." line is cached; the cache is bounded so that a hostile stream
-# of unique types cannot grow it.
-_TYPE_CACHE_SIZE = 256  # types (each is cached under three keys)
-# Once a line has arrived in this many pieces (chunks without a line end),
-# its small pieces are gathered in a growing buffer, so that a trickle of
-# tiny chunks costs its bytes and not an object per piece.
-_TAIL_PIECES = 16
-_SMALL_PIECE = 512
-# Complete lines after the last blank line of a chunk are held back (so that
-# the next chunk starts on an event boundary, where the fast path works) while
-# there are at most this many of them.
-_HOLD_LINES = 8
-# Chat-shaped windows of four lines that _bulk takes in one step: bounds the
-# lists it slices, so that a stream mixing shapes costs no more than linear
-# time.
-_RUN = 64
-# A run drops a keepalive (a comment and a blank line) by shifting the lines
-# after it: only while at most this many follow, so that a huge chunk full of
-# keepalives costs linear time.
-_SHIFT_LINES = 1024
 _data_value = itemgetter(slice(6, -1))  # b"data: VALUE\n" -> b"VALUE"
 _data_value_crlf = itemgetter(slice(6, -2))  # b"data: VALUE\r\n" -> b"VALUE"
-_before_lf = itemgetter(-2)
-# Blank lines as readlines leaves them.
-_BLANK_LF = b"\n"
-_BLANK_CRLF = b"\r\n"
-# Bytes as ints: ``13 in data`` is a plain memchr, whereas ``b"\r" in data``
-# first tries the operand as an int and formats (then drops) a TypeError.
-_NUL, _LF, _CR = 0, 10, 13
 _MESSAGE_LF = b"event: message\n"
 _MESSAGE_CRLF = b"event: message\r\n"
 
 
-class SSEDecoder(Generic[_Item]):
+class SSEDecoder(_LineRules, Generic[_Item]):
     """Incremental, sans-IO decoder of one ``text/event-stream`` response.
 
     Feed it the response body in chunks of any size, split anywhere (inside
@@ -122,27 +106,7 @@ class SSEDecoder(Generic[_Item]):
             ``last_event_id`` holds NUL, CR or LF.
     """
 
-    __slots__ = (
-        "_at_start",
-        "_comments",
-        "_data",
-        "_data_size",
-        "_event_retry",
-        "_failed",
-        "_held",
-        "_held_cr",
-        "_held_size",
-        "_id_line",
-        "_last_id_line",
-        "_line_types",
-        "_max",
-        "_pending_cr",
-        "_retry",
-        "_tail",
-        "_tail_size",
-        "_type",
-        "_unclean",
-    )
+    __slots__ = ()  # (the state is declared on _LineRules)
 
     @overload
     def __init__(
@@ -169,43 +133,9 @@ class SSEDecoder(Generic[_Item]):
         last_event_id: str = "",
         comments: bool = False,
     ) -> None:
-        if type(comments) is not bool:
-            raise TypeError(f"comments must be a bool, not {type(comments).__name__}")
-        if type(max_event_size) is not int or max_event_size < 1:
-            raise ValueError(f"max_event_size must be a positive int, not {max_event_size!r}")
-        if not isinstance(last_event_id, str) or not _valid_id(last_event_id):
-            # A stream cannot set such an ID, nor a header carry it.
-            raise ValueError("last_event_id must be a str without NUL, CR or LF")
-        self._max = max_event_size
-        self._comments = comments
-        self._at_start = True  # the BOM question is not settled yet
-        self._pending_cr = False  # the previous chunk ended with CR
-        self._failed: str | None = None
-        self._tail: list[bytes | bytearray] = []  # pieces of the unfinished line
-        self._tail_size = 0
-        # Complete lines of an unfinished event, each with its LF or CRLF,
-        # and whether they hold a CR (then only in CRLFs).
-        self._held: list[bytes] = []
-        self._held_size = 0
-        self._held_cr = False
-        # The unfinished event: its data lines, their joined size, its type
-        # (None means "message") and a retry set inside its block.
-        self._data: list[bytes] = []
-        self._data_size = 0
-        self._type: str | None = None
-        self._event_retry: int | None = None
-        # IDs are kept as raw b"id: VALUE\n" lines and decoded on demand.
-        self._id_line = self._last_id_line = _id_line(last_event_id, "last_event_id")
-        self._retry: int | None = None
-        # In a chunk with a CR, the last run stopped at a window whose line
-        # ends did not qualify for the shortcut.
-        self._unclean = False
-        # Whole "event" lines already seen, mapped to their type.
-        self._line_types: dict[bytes, str] = {
-            b"event: message": "message",
-            b"event: message\n": "message",
-            b"event: message\r\n": "message",
-        }
+        # (The checks and the state are in _LineRules, beside the rules that
+        # use that state.)
+        super().__init__(max_event_size, last_event_id, comments)
 
     @property
     def last_event_id(self) -> str:
@@ -361,63 +291,6 @@ class SSEDecoder(Generic[_Item]):
         self._keep_tail(tail, events)
         return events
 
-    def _feed_oversized(self, data: bytes) -> list[Any]:
-        # A chunk longer than the limit, with a CR in it: splitlines finds
-        # every line, whatever ends it, so that each is checked against the
-        # limit. No fast path and nothing held back; these lines come
-        # without their line ends. A CR at the very end was made CRLF by
-        # feed.
-        lines = data.splitlines()
-        tail = b"" if data[-1] == 10 else lines.pop()
-        events: list[Any] = []
-        limit = self._max
-        for line in lines:
-            if len(line) > limit:
-                self._fail_line(events)
-            self._line(line, events)
-        self._keep_tail(tail, events)
-        return events
-
-    def _keep_tail(self, tail: bytes, events: list[Any]) -> None:
-        # ``tail``, the unfinished line, never holds a CR: feed splits the
-        # lines that a lone CR ends off it, and splitlines leaves none.
-        if tail:
-            if len(tail) > self._max:
-                self._fail_line(events)
-            self._tail = [tail]
-            self._tail_size = len(tail)
-
-    def _strip_bom(self, data: bytes) -> bytes:
-        # Settles the BOM question once at least three bytes (or a mismatch)
-        # have arrived; until then, holds the first bytes back.
-        if self._tail:
-            data = b"".join(self._tail) + data
-            self._tail = []
-            self._tail_size = 0
-        if len(data) < 3 and _BOM.startswith(data):
-            if data:
-                self._tail = [data]
-                self._tail_size = len(data)
-            return b""
-        self._at_start = False
-        return data[3:] if data.startswith(_BOM) else data
-
-    def _fail_line(self, events: list[Any]) -> None:
-        self._fail(f"a line is longer than {self._max} bytes", events)
-
-    def _fail(self, reason: str, events: list[Any]) -> None:
-        self._failed = reason
-        self._tail = []
-        self._held = []
-        self._held_size = 0
-        self._held_cr = False
-        self._data = []
-        error = EventTooLarge(f"{reason} (max_event_size)", limit=self._max, events=events)
-        if self._comments:
-            error.items = list(events)
-            error.events = [item for item in events if type(item) is ServerSentEvent]
-        raise error
-
     def _process(self, lines: list[bytes], events: list[Any], cr: bool) -> None:
         # Applies the standard's rules to complete lines, each still ending
         # with LF, in order. ``cr`` is True when the chunk holds a CR: then a
@@ -560,133 +433,3 @@ class SSEDecoder(Generic[_Item]):
         events += made
         self._id_line = self._last_id_line = ids[k - 1]
         return pos + 4 * k
-
-    def _cr_line(self, line: bytes, events: list[Any]) -> None:
-        # One line from readlines in a chunk that holds a CR: it ends with
-        # CRLF or LF, and a lone CR inside it ends a line as well.
-        body = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-        if _CR in body:
-            for part in body.split(b"\r"):
-                self._line(part, events)
-        else:
-            self._line(body, events)
-
-    def _line(self, line: bytes, events: list[Any]) -> None:
-        # The standard's rules for one complete line, applied to the state
-        # kept on self. Slower than the shortcut in _process, and complete.
-        if not line:
-            self._last_id_line = self._id_line
-            if self._data:
-                event = _new_event(ServerSentEvent)
-                data = self._data
-                event._data_bytes = data[0] if len(data) == 1 else b"\n".join(data)
-                event._event = "message" if self._type is None else self._type
-                event._id_line = self._id_line
-                event._retry = self._event_retry
-                events.append(event)
-                self._data = []
-                self._data_size = 0
-            self._type = None
-            self._event_retry = None
-            return
-        if line[0] == 58:  # ":" starts a comment
-            if self._comments:
-                events.append(_comment(line))
-            return
-        name, _, value = line.partition(b":")
-        if value.startswith(b" "):
-            value = value[1:]
-        if name == b"data":
-            if self._data:
-                # Only a second data line can take the data past the limit,
-                # as one line is already bounded.
-                self._data_size += len(value) + 1
-                self._data.append(value)
-                if self._data_size > self._max:
-                    self._fail(f"an event's data is longer than {self._max} bytes", events)
-            else:
-                self._data = [value]
-                self._data_size = len(value)
-        elif name == b"event":
-            self._type = self._type_name(line, value)
-        elif name == b"id":
-            if _NUL not in value:
-                self._id_line = b"id: " + value + b"\n"
-        elif name == b"retry" and value.isdigit():
-            self._event_retry = self._retry = _parse_retry(value)
-
-    def _type_name(self, line: bytes, value: bytes) -> str:
-        name = self._line_types.get(line)
-        if name is None:
-            # An empty type means the default, as if there were no field.
-            name = value.decode("utf-8", "replace") or "message"
-            if len(self._line_types) < 3 * _TYPE_CACHE_SIZE:
-                # Keyed also with its line end as _bulk sees it.
-                types = self._line_types
-                types[line] = types[line + b"\n"] = types[line + b"\r\n"] = name
-        return name
-
-
-def _has_comment(lines: list[bytes], start: int) -> bool:
-    """Whether a line from ``lines[start]`` on is a comment."""
-    return any(line[0] == 58 for line in lines[start:])
-
-
-def _keepalive_at(lines: list[bytes], index: int, cr: bool) -> bool:
-    """Whether ``lines[index]`` is a comment line and the next one a blank
-    line. In a chunk with a CR, the comment must hold no CR but one just
-    before its LF, or a lone CR would end a line inside it."""
-    if index + 1 >= len(lines):
-        return False
-    line = lines[index]
-    after = lines[index + 1]
-    return (
-        line[0] == 58  # ":"
-        and after in (_BLANK_LF, _BLANK_CRLF)
-        and not (cr and _CR in line[:-2])
-    )
-
-
-def _clean_windows(
-    datas: list[bytes], ids: list[bytes], joined_ids: bytes, values: list[bytes], blank: bytes
-) -> int:
-    """How many of the windows, from the first, have data and id lines that
-    end like ``blank`` (LF or CRLF) and hold no other CR. ``joined_ids`` is
-    ``b"".join(ids)``: the id lines are short, so counting in it beats a
-    call per line."""
-    k = len(datas)
-    if blank == _BLANK_CRLF:
-        # The byte before each LF is a CR, and no other byte is.
-        if (
-            list(map(_before_lf, datas)).count(_CR) == k
-            and _CR not in b"".join(values)
-            and joined_ids.count(b"\r") == k == joined_ids.count(b"\r\n")
-        ):
-            return k
-    elif _CR not in b"".join(values) and _CR not in joined_ids:
-        return k
-    # Some window is not clean: the first one.
-    return next(
-        index
-        for index, (data, id_line) in enumerate(zip(datas, ids, strict=True))
-        if not _clean_window(data, id_line, blank)
-    )
-
-
-def _clean_window(data: bytes, id_line: bytes, blank: bytes) -> bool:
-    """Whether one window's data and id lines end like ``blank`` and hold no
-    other CR."""
-    if blank == _BLANK_CRLF:
-        return data.find(b"\r") == len(data) - 2 and id_line.find(b"\r") == len(id_line) - 2
-    return _CR not in data and _CR not in id_line
-
-
-def _valid_id(value: str) -> bool:
-    return "\0" not in value and "\r" not in value and "\n" not in value
-
-
-def _parse_retry(digits: bytes) -> int:
-    significant = digits.lstrip(b"0")
-    if len(significant) > 19:
-        return MAX_RETRY
-    return min(int(significant or b"0"), MAX_RETRY)
