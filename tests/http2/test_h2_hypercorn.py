@@ -231,7 +231,7 @@ async def test_read_bounded_stops_at_the_limit_and_closes(serve_hypercorn: Serve
 
 
 async def test_prior_knowledge_against_an_http11_server_gives_none() -> None:
-    async with serve_concierge() as concierge:
+    async with serve_concierge(http2=False) as concierge:  # HTTP/1.1 only
         async with anyio.create_task_group() as tg:
             conn = await connect_h2(tg, concierge.base_url)
         assert conn is None
