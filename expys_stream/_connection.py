@@ -17,11 +17,11 @@ from ._channel import Channel
 from ._errors import NotAnEventStream, NotFoundError, ProtocolError, Secrets
 from ._headers import TokenSource, bearer, resolve_token, resume_value
 from ._http._chunked import FramingError
-from ._http._http11 import StreamBody, open_body
+from ._http._http11 import StreamBody
 from ._lifecycle import Lifecycle
 from ._request_body import StreamRequest
 from ._stream_parts import StreamOptions, _is_event_stream, _Item, _NewConnection, _Retry
-from ._transport import Response, Transport, _redact, status_error
+from ._transport import Exchange, Transport, _redact, status_error
 from .sse import EventTooLarge, ServerSentEvent, SSEDecoder
 
 __all__: list[str] = []
@@ -145,7 +145,7 @@ class _Connection:
             headers["Last-Event-ID"] = value
         return headers, origin_only
 
-    async def _check(self, response: Response, secret: str | None) -> None:
+    async def _check(self, response: Exchange, secret: str | None) -> None:
         status = response.status
         if status == 204:
             return
@@ -162,10 +162,10 @@ class _Connection:
             raise NotAnEventStream(self._secrets.text(response.content_type))
 
     async def _pump(
-        self, response: Response, send: Channel[_Item], scope: anyio.CancelScope
+        self, response: Exchange, send: Channel[_Item], scope: anyio.CancelScope
     ) -> None:
         # The hot loop: one socket read, one decoder feed, one channel hop.
-        body = open_body(response, self._options.read_timeout, scope, bulk=self._bulk_body)
+        body = response.open_body(self._options.read_timeout, scope, bulk=self._bulk_body)
         comments = self._comments
         decoder = SSEDecoder(
             self._options.max_event_size, last_event_id=self._resume_id, comments=comments

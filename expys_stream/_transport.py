@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._http import (
     MAX_REDIRECTS,
+    Exchange,
     Response,
     StreamBody,
     Transport,
@@ -22,6 +23,7 @@ from ._http._urls import _host_header, _redact
 
 __all__ = [
     "MAX_REDIRECTS",
+    "Exchange",
     "Response",
     "StreamBody",
     "Transport",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .._errors import ProtocolError
 
 if TYPE_CHECKING:
-    from ._http11 import StreamBody
+    from ._base import Body
 
 __all__ = ["PIECE_SIZE", "DecodedBody", "content_coding", "inflate_bounded"]
 
@@ -62,7 +62,7 @@ class DecodedBody:
 
     __slots__ = ("_body", "_coding", "_inflater", "_pending")
 
-    def __init__(self, body: StreamBody, coding: str) -> None:
+    def __init__(self, body: Body, coding: str) -> None:
         self._body = body
         self._coding = coding
         # None until a deflate body's first two bytes tell zlib from raw.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, cast
@@ -28,7 +28,7 @@ import anyio.abc
 import h11
 import httpcore
 
-from .._errors import ProtocolError, RedirectError, StreamClosed, TransportError
+from .._errors import ProtocolError, StreamClosed, TransportError
 from ._chunked import BodyReader, ChunkedReader, LengthReader, UntilCloseReader
 from ._coding import DecodedBody, content_coding, inflate_bounded
 from ._errors_map import (
@@ -39,18 +39,9 @@ from ._errors_map import (
     read_timeout_error,
 )
 from ._proxy import ProxyPools, ProxySettings, proxy_failure, proxy_refused
-from ._redirects import (
-    GET_ON_ANY,
-    MAX_REDIRECTS,
-    REDIRECT_STATUSES,
-    hop_headers,
-    next_hop,
-    same_origin,
-    without_body_headers,
-)
-from ._urls import _host_header, _redact, header_problem
+from ._urls import _host_header, _redact
 
-__all__ = ["Response", "StreamBody", "Transport", "open_body"]
+__all__ = ["H11Edge", "Response", "StreamBody", "open_body"]
 
 #: Error bodies are read up to this many bytes, so a hostile server cannot
 #: make an error object (or our memory) large.
@@ -71,6 +62,18 @@ class Response:
     headers: list[tuple[bytes, bytes]]
     url: str
     raw: httpcore.Response
+
+    @property
+    def http_version(self) -> str:
+        """The version the server answered in (``"HTTP/1.1"`` or ``"HTTP/1.0"``)."""
+        version = self.raw.extensions.get("http_version", b"HTTP/1.1")
+        return version.decode("ascii") if isinstance(version, bytes) else "HTTP/1.1"
+
+    def open_body(
+        self, read_timeout: float | None, scope: anyio.CancelScope, *, bulk: bool = True
+    ) -> StreamBody | DecodedBody:
+        """The reader of the payload (see :func:`open_body`)."""
+        return open_body(self, read_timeout, scope, bulk=bulk)
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of a header (``name`` in lower case), or None."""
@@ -315,8 +318,9 @@ def _framing(response: Response, version: bytes) -> BodyReader:
     return UntilCloseReader()
 
 
-class Transport:
-    """An httpcore connection pool with the library's timeouts and errors.
+class H11Edge:
+    """The HTTP/1.1 edge: an httpcore connection pool (and the proxies'
+    pools), the library's timeouts and errors. See ``_base.Edge``.
 
     Owns the pool it creates (and closes it in :meth:`aclose`); a pool given
     by the caller is used and left open.
@@ -325,22 +329,12 @@ class Transport:
     def __init__(
         self,
         *,
-        pool: httpcore.AsyncConnectionPool | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        connect_timeout: float | None = 10.0,
-        head_timeout: float | None = None,
-        user_agent: str,
-        proxy: ProxySettings | None = None,
+        pool: httpcore.AsyncConnectionPool | None,
+        ssl_context: ssl.SSLContext | None,
+        connect_timeout: float | None,
+        head_timeout: float | None,
+        proxy: ProxySettings | None,
     ) -> None:
-        if pool is not None and not callable(getattr(pool, "handle_async_request", None)):
-            raise TypeError("pool must be an httpcore.AsyncConnectionPool (an async one) or None")
-        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-            raise TypeError("ssl_context must be an ssl.SSLContext or None")
-        if not isinstance(user_agent, str):
-            raise TypeError("user_agent must be a str")
-        problem = header_problem("User-Agent", user_agent)
-        if problem is not None:
-            raise ValueError(f"user_agent: {problem}")
         self._owns_pool = pool is None
         options: dict[str, Any] = {
             "ssl_context": ssl_context,
@@ -353,93 +347,23 @@ class Transport:
         self._proxies = None if proxy is None or pool is not None else ProxyPools(proxy, options)
         self._connect_timeout = connect_timeout
         self._head_timeout = head_timeout
-        # The client's own headers of every request (before the caller's).
-        self._base_headers = {"User-Agent": user_agent, "Accept-Encoding": "identity"}
-        self._closed = False
-        self._on_close: set[Callable[[], None]] = set()
         # Request extensions by read timeout, shared by every request: the
         # pool keeps a request (and so its extensions) as long as its
         # response is open, and httpcore only reads them.
         self._shared_extensions: dict[float | None, dict[str, Any]] = {}
 
-    def on_close(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` (once) when this transport is closed."""
-        self._on_close.add(callback)
-
-    def discard_on_close(self, callback: Callable[[], None]) -> None:
-        """Forget a callback given to :meth:`on_close`."""
-        self._on_close.discard(callback)
+    def proxied(self, url: str) -> bool:
+        """Whether a request to ``url`` goes through a proxy."""
+        proxies = self._proxies
+        return proxies is not None and proxies.settings.proxy_for(url) is not None
 
     async def aclose(self) -> None:
-        """Refuse new requests, tell the streams that use this transport,
-        and close the pool if this transport made it. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        callbacks, self._on_close = self._on_close, set()
-        for callback in callbacks:
-            callback()
+        """Close the pools this edge made (bounded in time)."""
         if self._owns_pool:
             with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
                 await self._pool.aclose()
                 if self._proxies is not None:
                     await self._proxies.aclose()
-
-    async def open(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        *,
-        origin_only: Mapping[str, str] | None = None,
-        body: bytes = b"",
-        content_type: str | None = None,
-        read_timeout: float | None,
-        follow_redirects: bool = True,
-        get_on: frozenset[int] = GET_ON_ANY,
-    ) -> Response:
-        """Send a request and return the response with its body unread.
-
-        ``headers`` are the client's protocol headers, sent on every hop;
-        ``origin_only`` are the token and the caller's headers, sent only
-        while the hops stay on the first URL's origin (see ``_redirects``).
-        A name in any case replaces the same name given before it.
-        ``content_type`` is the body's, sent as a protocol header.
-
-        Redirects (301, 302, 303, 307, 308) are followed up to
-        :data:`MAX_REDIRECTS` hops, the method and body of each as
-        ``_redirects.next_hop`` says: 307 and 308 keep both, 303 (and 301
-        or 302 after a POST) sends a GET without the body and its header
-        fields. ``get_on`` narrows the statuses allowed to make that change
-        (``GET_ON_SEE_OTHER``: only 303; another is a RedirectError).
-
-        Raises:
-            ReadTimeout: the response head was not complete within the
-                head timeout (connecting and sending included).
-            RedirectError: a redirect that cannot be followed, or too many.
-        """
-        if self._closed:
-            raise StreamClosed("the client is closed")
-        first_url = url
-        on_origin = True
-        protocol = {**self._base_headers, **headers}
-        if content_type is not None:
-            protocol["Content-Type"] = content_type
-        for _hop in range(MAX_REDIRECTS + 1):
-            on_origin = on_origin and same_origin(url, first_url)
-            fields = hop_headers(protocol, origin_only, on_origin=on_origin)
-            response = await self._send_once(method, url, fields, body, read_timeout)
-            if not follow_redirects or response.status not in REDIRECT_STATUSES:
-                return response
-            location = response.header(b"location")
-            await response.aclose()
-            hop = next_hop(method, response.status, url, location, get_on=get_on)
-            url, method = hop.url, hop.method
-            if not hop.keep_body:
-                body = b""
-                protocol = without_body_headers(protocol) or {}
-                origin_only = without_body_headers(origin_only)
-        raise RedirectError(f"more than {MAX_REDIRECTS} redirects, last to {_redact(url)}")
 
     def _extensions(self, read_timeout: float | None) -> dict[str, Any]:
         extensions = self._shared_extensions.get(read_timeout)
@@ -449,7 +373,7 @@ class Transport:
             extensions = self._shared_extensions[read_timeout] = {"timeout": timeouts}
         return extensions
 
-    async def _send_once(
+    async def send(
         self,
         method: str,
         url: str,
@@ -457,6 +381,7 @@ class Transport:
         body: bytes,
         read_timeout: float | None,
     ) -> Response:
+        """Send one request over HTTP/1.1; the response with its body unread."""
         wire_headers = [(b"Host", _host_header(url)), *fields]
         # (RFC 9110 8.6: a POST without content still says so, "0".)
         if body or method not in _NO_CONTENT_METHODS:
