@@ -31,7 +31,6 @@ from .._errors import ExpysError, ProtocolError, ReadTimeout, StreamClosed, Tran
 from ._errors_map import _QUOTED_BYTES, _describe
 from ._h2stream import H2Stream, NotHTTP2, RetryNow
 from ._h2wire import code_name, header_problem, new_client, response_head
-from ._tls import connect
 from ._urls import _redact
 
 __all__ = ["CONNECTION_WINDOW", "MAX_STREAMS_PER_CONNECTION", "STREAM_WINDOW", "H2Conn"]
@@ -41,6 +40,7 @@ MAX_STREAMS_PER_CONNECTION = 256
 CONNECTION_WINDOW = STREAM_WINDOW * MAX_STREAMS_PER_CONNECTION  # 32 MiB
 PING_INTERVAL = 20.0  # seconds of silence before we send a PING (streams open)
 PING_TIMEOUT = 10.0  # for anything to arrive after that PING
+IDLE_EXPIRY = 30.0  # seconds without streams before the connection is closed
 MAX_CLOSED_STREAMS = 4096  # h2 keeps 65,536 closed-stream records by default
 READ_SIZE = 65536
 _MAX_WINDOW = 2**31 - 1  # HTTP/2's largest flow-control window
@@ -63,6 +63,7 @@ class H2Conn:
         max_streams: int = MAX_STREAMS_PER_CONNECTION,
         ping_interval: float = PING_INTERVAL,
         ping_timeout: float = PING_TIMEOUT,
+        idle_expiry: float = IDLE_EXPIRY,
     ) -> None:
         if not 1 <= max_streams <= _MAX_WINDOW // STREAM_WINDOW:
             raise ValueError(f"max_streams must be from 1 to {_MAX_WINDOW // STREAM_WINDOW}")
@@ -73,6 +74,7 @@ class H2Conn:
         self._max_streams = max_streams
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
+        self._idle_expiry = idle_expiry
         self.state = CONNECTING
         self.streams: dict[int, H2Stream] = {}
         self.pings_sent = 0
@@ -87,7 +89,7 @@ class H2Conn:
         self._stop = False  # close_now() before run() entered its scope
         self._closing = False  # GOAWAY queued: the writer stops after flushing
         self._ping_sent_at: float | None = None
-        self._last_rx = anyio.current_time()
+        self._last_rx = self._last_used = anyio.current_time()
         self._h2 = new_client(STREAM_WINDOW, MAX_CLOSED_STREAMS)
         self._h2.initiate_connection()
         window = STREAM_WINDOW * max_streams
@@ -174,6 +176,7 @@ class H2Conn:
             raise ProtocolError(f"invalid request to {self.where}: {reason}") from None
         stream = H2Stream(self, stream_id)
         self.streams[stream_id] = stream
+        self._last_used = anyio.current_time()
         if body:
             self._bodies[stream_id] = memoryview(body)
         self._flush_soon()
@@ -290,6 +293,7 @@ class H2Conn:
                 if stream is not None:
                     stream._on_head(*response_head(headers))
             case h2.events.StreamEnded(stream_id=sid):
+                self._last_used = now
                 stream = self.streams.pop(sid, None)
                 self._bodies.pop(sid, None)
                 if stream is not None:
@@ -308,6 +312,7 @@ class H2Conn:
                 pass  # the writer resumes bodies on its next wake (below)
 
     def _on_reset(self, sid: int, code: Any) -> None:
+        self._last_used = anyio.current_time()
         stream = self.streams.pop(sid, None)
         self._bodies.pop(sid, None)
         if stream is None:
@@ -364,10 +369,12 @@ class H2Conn:
             self._flush_soon()
 
     def _timer(self) -> float:
+        if self._closing:
+            return math.inf  # the writer ends the connection
         if self._ping_sent_at is not None:
             return max(0.0, self._ping_sent_at + self._ping_timeout - anyio.current_time())
         if not self.streams:
-            return math.inf
+            return max(0.0, self._last_used + self._idle_expiry - anyio.current_time())
         return max(0.0, self._last_rx + self._ping_interval - anyio.current_time())
 
     def _on_silence(self) -> bool:
@@ -375,6 +382,12 @@ class H2Conn:
         if self._ping_sent_at is not None:
             self._failed(ReadTimeout(f"connection to {self.where} answered no PING in time"))
             return True
+        if not self.streams:
+            if anyio.current_time() >= self._last_used + self._idle_expiry:
+                # Unused for IDLE_EXPIRY: GOAWAY(NO_ERROR), then closed.
+                self._drain()
+                self._finish_if_drained()
+            return False
         if self.streams:
             self.pings_sent += 1
             self._h2.ping(self.pings_sent.to_bytes(8, "big"))
@@ -394,6 +407,7 @@ class H2Conn:
                 self._h2.acknowledge_received_data(length, sid)
 
     def _forget(self, sid: int, unacked: int, *, cancel: bool) -> None:
+        self._last_used = anyio.current_time()
         stream = self.streams.pop(sid, None)
         self._bodies.pop(sid, None)
         self._return_window(sid, unacked)
@@ -445,44 +459,3 @@ class H2Conn:
             return exc
         kind = "TLS failed" if isinstance(exc, ssl.SSLError) else "failed"
         return TransportError(f"connection to {self.where} {kind}: {_describe(exc)}")
-
-
-async def connect_h2(
-    tg: TaskGroup,
-    url: str,
-    *,
-    ssl_context: ssl.SSLContext | None = None,
-    **options: Any,
-) -> H2Conn | None:
-    """Connect to ``url``'s origin, start the connection in ``tg`` and wait
-    for the server's SETTINGS. Returns None when the server does not speak
-    HTTP/2 (TLS negotiated another protocol, or a cleartext server answered
-    the preface in HTTP/1.x): the socket is closed; the caller uses HTTP/1.1.
-    Cancelled at any point, it leaves no socket and no task behind."""
-    from ._urls import origin_of
-
-    scheme, host, port = origin_of(url)
-    sock, alpn = await connect(host, port, tls=scheme == "https", ssl_context=ssl_context, url=url)
-    if scheme == "https" and alpn != "h2":
-        with anyio.CancelScope(shield=True):
-            await anyio.aclose_forcefully(sock)
-        return None
-    default = 443 if scheme == "https" else 80
-    authority = host if port == default else f"{host}:{port}"
-    if ":" in host:
-        authority = f"[{host}]" if port == default else f"[{host}]:{port}"
-    try:
-        conn = H2Conn(sock, scheme=scheme, authority=authority, url=url, **options)
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await anyio.aclose_forcefully(sock)
-        raise
-    tg.start_soon(conn.run)
-    try:
-        await conn.wait_ready()
-    except NotHTTP2:
-        return None  # run() has closed the socket, or is closing it
-    except BaseException:
-        conn.close_now()
-        raise
-    return conn

@@ -93,7 +93,7 @@ async def measure(
 
     import anyio
 
-    from expys_stream._http._h2conn import connect_h2
+    from expys_stream._http._h2dial import connect_h2
 
     context = ssl.create_default_context(cafile=ca_pem)
     async with anyio.create_task_group() as tg:

@@ -8,7 +8,8 @@ from conftest import Serve
 from h2peer import serve_peer
 
 from expys_stream import TransportError
-from expys_stream._http._h2conn import H2Conn, connect_h2
+from expys_stream._http._h2conn import H2Conn
+from expys_stream._http._h2dial import connect_h2
 
 pytestmark = pytest.mark.anyio
 

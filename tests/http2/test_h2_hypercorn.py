@@ -10,7 +10,8 @@ import pytest
 from conftest import EVENT, Serve, Server
 
 from expys_stream import ConnectError, StreamClosed, TLSVerificationError
-from expys_stream._http._h2conn import CONNECTION_WINDOW, STREAM_WINDOW, H2Conn, connect_h2
+from expys_stream._http._h2conn import CONNECTION_WINDOW, STREAM_WINDOW, H2Conn
+from expys_stream._http._h2dial import connect_h2
 from expys_stream._http._h2stream import H2Stream, RetryNow
 from expys_stream.sse import SSEDecoder
 from expys_stream.testing import serve_concierge

@@ -47,4 +47,4 @@ def test_the_connection_module_needs_h2() -> None:
     result = _run(f"{WITHOUT_H2}; import expys_stream._http._h2conn")
     assert result.returncode != 0
     assert "ImportError" in result.stderr or "ModuleNotFoundError" in result.stderr
-    assert {"h2", "expys_stream._http._tls"} <= _modules_after("import expys_stream._http._h2conn")
+    assert {"h2", "expys_stream._http._tls"} <= _modules_after("import expys_stream._http._h2dial")

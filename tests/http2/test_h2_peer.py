@@ -12,7 +12,8 @@ import pytest
 from h2peer import Peer, serve_peer
 
 from expys_stream import ExpysError, ProtocolError, ReadTimeout, StreamClosed, TransportError
-from expys_stream._http._h2conn import H2Conn, connect_h2
+from expys_stream._http._h2conn import H2Conn
+from expys_stream._http._h2dial import connect_h2
 from expys_stream._http._h2stream import H2Stream, RetryNow
 
 pytestmark = pytest.mark.anyio
