@@ -39,7 +39,7 @@ from ._models import Message, MessagePage, message_decoder, page_decoder
 from ._options import ClientOptions, Environment, client_settings
 from ._policy import retry_delay
 from ._stream_parts import StreamItem
-from ._transport import Response, header_problem, status_error
+from ._transport import Exchange, header_problem, status_error
 from .sse._event import _utf8
 
 __all__ = ["ENVIRONMENTS", "Client", "open_message_stream", "resolve_base_url"]
@@ -74,7 +74,7 @@ class Client:
             ``backoff_cap``, ``reset_after``, ``max_retries``,
             ``request_retries``, ``max_event_size``, ``ssl_context``,
             ``user_agent``, ``head_timeout``, ``proxy``, ``trust_env``,
-            ``max_server_delay``), each
+            ``max_server_delay``, ``http2``), each
             with its default there.
 
     Raises:
@@ -115,6 +115,7 @@ class Client:
         return f"Client(base_url={self._base_url!r})"
 
     async def __aenter__(self) -> Client:
+        await self._transport.__aenter__()  # (hosts the HTTP/2 connections)
         return self
 
     async def __aexit__(
@@ -123,7 +124,8 @@ class Client:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        self._closed = True
+        await self._transport.__aexit__(exc_type, exc, tb)  # (closes it first)
 
     async def aclose(self) -> None:
         """Close the client: its open streams end with [`StreamClosed`][expys_stream.StreamClosed]
@@ -397,7 +399,7 @@ class Client:
             await anyio.sleep(delay)
 
 
-def _body_limit(response: Response) -> int:
+def _body_limit(response: Exchange) -> int:
     # Success bodies of list/send are small JSON documents; 8 MiB is far
     # above 100 messages and still a bound.
     return 8 * 1024 * 1024 if 200 <= response.status < 300 else 64 * 1024

@@ -205,6 +205,7 @@ def configure(settings: Settings) -> tuple[StreamOptions, Transport]:
         proxy=resolve_proxy(
             settings.proxy, settings.trust_env, pool_given=settings.pool is not None
         ),
+        http2=settings.http2,
     )
     return options, transport
 
@@ -255,7 +256,7 @@ def open_event_stream(
             ``backoff_base``, ``backoff_cap``, ``reset_after``,
             ``max_retries``, ``max_event_size``, ``ssl_context``,
             ``user_agent``, ``head_timeout``, ``proxy``, ``trust_env``,
-            ``max_server_delay``), each
+            ``max_server_delay``, ``http2``), each
             with its default there.
 
     Raises:

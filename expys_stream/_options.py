@@ -94,6 +94,11 @@ class EventStreamOptions(TypedDict, total=False):
             ``retry:`` or ``Retry-After`` may impose on a reconnect or a
             request retry; a longer one is cut to this, with a warning in
             the log. Default ``300.0``.
+        http2: speak HTTP/2 where the server does (ALPN ``h2`` over https,
+            prior knowledge over http), many streams sharing one connection;
+            HTTP/1.1 where it does not, and through proxies. Needs the
+            ``expys-stream[http2]`` extra, and a ``Client`` used as
+            ``async with`` (see the HTTP/2 guide). Default ``False``.
     """
 
     pool: httpcore.AsyncConnectionPool | None
@@ -110,6 +115,7 @@ class EventStreamOptions(TypedDict, total=False):
     proxy: str | None
     trust_env: bool
     max_server_delay: float
+    http2: bool
 
 
 class ClientOptions(EventStreamOptions, total=False):
@@ -145,6 +151,7 @@ class Settings:
     proxy: str | None = None
     trust_env: bool = True
     max_server_delay: float = DEFAULT_MAX_SERVER_DELAY
+    http2: bool = False
     request_retries: int = DEFAULT_REQUEST_RETRIES
 
 

@@ -145,6 +145,10 @@ class _StreamCore(_Reader):
         if self._state != "new":
             raise StreamClosed("a stream can be entered only once")
         channel: Channel[_Item] = Channel(self._options.buffer_batches)
+        if self._owns_transport:  # its HTTP/2 connections live outside our group
+            await self._transport.__aenter__()
+        else:
+            self._transport.check_entered()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
@@ -193,7 +197,7 @@ class _StreamCore(_Reader):
         finally:
             self._task_group = None
             if self._owns_transport:
-                await self._transport.aclose()
+                await self._transport.__aexit__(None, None, None)
             else:
                 self._transport.discard_on_close(self._client_closed)
 

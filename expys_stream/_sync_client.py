@@ -11,8 +11,9 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Literal, Unpack
+from typing import Any, Literal, Unpack
 
 from . import _portal
 from ._client import Client as _AsyncClient
@@ -85,6 +86,10 @@ class Client:
         )
         self._lock = threading.Lock()
         self._lease: _portal.Lease | None = None  # taken on first use
+        # With http2=True the async client is entered in a task of the
+        # portal (its HTTP/2 connections run in that task's group) and
+        # left in the same task by close().
+        self._host: AbstractContextManager[Any] | None = None
         self._closed = False
 
     @property
@@ -119,11 +124,15 @@ class Client:
                 return
             self._closed = True
             lease, self._lease = self._lease, None
+            host, self._host = self._host, None
         if lease is None:
             return  # never used: no connection, no loop
         try:
             if lease.valid:
-                _portal.call(lease.portal, self._aclient.aclose)
+                if host is not None:
+                    host.__exit__(None, None, None)
+                else:
+                    _portal.call(lease.portal, self._aclient.aclose)
         finally:
             lease.release()
 
@@ -146,6 +155,10 @@ class Client:
             lease = self._lease
             if lease is None:
                 lease = self._lease = _portal.lease()
+                if self._aclient._transport.http2 is not None:
+                    host = lease.portal.wrap_async_context_manager(self._aclient)
+                    host.__enter__()
+                    self._host = host
             elif not lease.valid:
                 raise RuntimeError(
                     "this client was used before os.fork(): make a new one in this process"
