@@ -214,10 +214,10 @@ def run(args: argparse.Namespace) -> int:
     skipped = []
     for contender in select(args.only, http2):
         missing = contender.missing()
-        if not missing and contender.name == "ours-h2" and not has_http2_option():
-            missing = ["Client(http2=True) (not in this checkout)"]
         if missing:
             skipped.append(f"{contender.key}: {', '.join(missing)} not installed")
+        elif contender.name == "ours-h2" and not has_http2_option():
+            skipped.append(f"{contender.key}: this checkout's Client has no http2= option")
         else:
             runs[contender.key] = Runs(contender)
 
