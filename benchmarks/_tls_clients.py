@@ -92,9 +92,11 @@ class TLSConfig(Config):
 
 def has_http2_option() -> bool:
     """Whether this checkout's ``Client`` takes ``http2=`` (the option is new)."""
-    from expys_stream import ClientOptions
+    from expys_stream import Client, ClientOptions
 
-    return "http2" in inspect.get_annotations(ClientOptions)
+    keys = set(getattr(ClientOptions, "__optional_keys__", ()))
+    keys |= set(getattr(ClientOptions, "__required_keys__", ()))
+    return "http2" in keys or "http2" in inspect.signature(Client).parameters
 
 
 def _ours_client(cfg: TLSConfig, http2: bool, **options: Any) -> Any:
