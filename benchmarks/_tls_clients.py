@@ -188,7 +188,7 @@ class IdleOursH2(IdleContender):
     cfg: TLSConfig
 
     def around(self) -> Any:
-        return _ours_client(self.cfg, True, read_timeout=60.0)
+        return _ours_client(self.cfg, True, read_timeout=60.0, connect_timeout=30.0)
 
     async def setup(self) -> None:
         self.client = self.entered
@@ -203,7 +203,7 @@ class IdleOursH1TLS(IdleContender):
     cfg: TLSConfig
 
     async def setup(self) -> None:
-        self.client = _ours_client(self.cfg, False, read_timeout=60.0)
+        self.client = _ours_client(self.cfg, False, read_timeout=60.0, connect_timeout=30.0)
 
     async def hold(self, index: int) -> None:
         async with self.client.open_message_stream(f"conv_{index}") as stream:
