@@ -116,6 +116,7 @@ class Config:
     streams: int = 1000
     expect_bytes: int = 0
     timeout: float = 120.0
+    stats_port: int = 0  # where the server answers /_stats over HTTP, if not ``port``
 
     @property
     def base_url(self) -> str:
@@ -659,9 +660,9 @@ async def measure_idle(contender: IdleContender, settle: float) -> dict[str, Any
         # first-use caches are paid before the baseline is read.
         async with anyio.create_task_group() as group:
             group.start_soon(contender.hold, 0)
-            await wait_idle(cfg.port, 1, cfg.timeout / 4)
+            await wait_idle(cfg.stats_port or cfg.port, 1, cfg.timeout / 4)
             group.cancel_scope.cancel()
-        await wait_idle(cfg.port, 0, cfg.timeout / 4)
+        await wait_idle(cfg.stats_port or cfg.port, 0, cfg.timeout / 4)
         gc.collect()
         await anyio.sleep(0.2)
         before = rss_kib()
@@ -672,7 +673,7 @@ async def measure_idle(contender: IdleContender, settle: float) -> dict[str, Any
         async with anyio.create_task_group() as group:
             for index in range(1, cfg.streams + 1):
                 group.start_soon(contender.hold, index)
-            await wait_idle(cfg.port, cfg.streams, cfg.timeout / 2)
+            await wait_idle(cfg.stats_port or cfg.port, cfg.streams, cfg.timeout / 2)
             opened = clock() - start
             # The server has answered all of them; let every client task
             # read its response before memory is read, then read it twice

@@ -20,6 +20,10 @@ blocking clients: ours (``expys_stream.sync``, compared with our asyncio
 client and with httpx-sse's sync client) and httpx-sse's
 (``httpx.Client`` + ``httpx_sse.connect_sse``).
 
+With ``--http2``, the stream goes over TLS instead, HTTP/2 and HTTP/1.1, from
+``_h2_stream_server.py`` (one DATA frame per event) or hypercorn, and the
+clients are those of ``_e2e_tls.py`` (ours-h2 against httpx-sse-h2).
+
 Timings are reported, never asserted: the exit status is 0 whatever they
 are, and 1 if a client got wrong or missing messages (or failed).
 """
@@ -38,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -138,11 +143,14 @@ def run_client(
     messages: int,
     timeout: float,
     profile: str | None = None,
+    script: Path = CLIENT_SCRIPT,
+    extra: Sequence[str] = (),
 ) -> tuple[dict[str, Any], float]:
-    """Run one client process; its JSON result and the server's CPU seconds meanwhile."""
+    """Run one client process (``script``, with ``extra`` arguments); its JSON
+    result and the server's CPU seconds meanwhile."""
     command = [
         sys.executable,
-        str(CLIENT_SCRIPT),
+        str(script),
         "stream",
         contender.name,
         "--backend",
@@ -156,6 +164,7 @@ def run_client(
         "--timeout",
         str(timeout),
     ]
+    command += extra
     if profile:
         command += ["--profile", profile]
     server_cpu = server.stats()["cpu_s"]
@@ -391,12 +400,29 @@ def main(argv: list[str] | None = None) -> int:
         "--profile-top", type=int, default=25, help="functions listed per profile order"
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="per client run, seconds")
+    parser.add_argument(
+        "--http2",
+        action="store_true",
+        help="one HTTP/2 (and HTTP/1.1) stream over TLS instead: ours-h2 against httpx-sse-h2"
+        " (see _e2e_tls.py)",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("frames", "hypercorn"),
+        default="frames",
+        help="with --http2: frames, a DATA frame per event (_h2_stream_server.py), or"
+        " hypercorn (which gathers events into 16 KiB frames when the client lags)",
+    )
     args = parser.parse_args(argv)
     if args.messages < 1 or args.repeat < 1:
         parser.error("--messages and --repeat must be >= 1")
     # A SIGTERM ends the run like Ctrl-C does: the server is killed on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     raise_fd_limit()
+    if args.http2:
+        from _e2e_tls import run
+
+        return run(args)
 
     contenders = select(args.only)
     runs: dict[str, Runs] = {}

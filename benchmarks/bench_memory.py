@@ -4,6 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_memory.py [--streams 1000] [--repeat 1]
         [--only NAME[,NAME...]] [--json PATH] [--tracemalloc NAME]
+        [--tls | --http2 [--max-streams 100]]
 
 A server process (``_e2e_server.py --mode idle``) on 127.0.0.1 answers every
 stream request with its headers and one ``retry: 1000`` chunk (no event),
@@ -25,6 +26,9 @@ a connection limit, ``aconnect_sse`` per stream); raw httpcore streaming
 anyio socket per stream, the request written by hand, one task, no HTTP
 library: the least an idle stream can cost in Python) for reference.
 
+With ``--tls`` or ``--http2`` the server is hypercorn over TLS instead and
+the contenders are the TLS and HTTP/2 ones of ``_memory_tls.py``.
+
 Exit status 0 whatever the numbers are, 1 if a contender failed to hold
 its streams open.
 """
@@ -41,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -101,12 +106,16 @@ def run_client(
     settle: float,
     timeout: float,
     tracemalloc: bool = False,
+    script: Path = CLIENT_SCRIPT,
+    extra: Sequence[str] = (),
+    drain_timeout: float = 30.0,
 ) -> dict[str, Any]:
-    if not server.wait_for("idle", 0, 30):
+    """Run one idle client process (``script``, with ``extra`` arguments); its JSON result."""
+    if not server.wait_for("idle", 0, drain_timeout):
         return {"ok": False, "problem": "the previous client's streams are still open"}
     command = [
         sys.executable,
-        str(CLIENT_SCRIPT),
+        str(script),
         "idle",
         contender.name,
         "--backend",
@@ -120,6 +129,7 @@ def run_client(
         "--timeout",
         str(timeout),
     ]
+    command += extra
     if tracemalloc:
         command.append("--tracemalloc")
     try:
@@ -283,11 +293,31 @@ def main(argv: list[str] | None = None) -> int:
         " and print its top allocation sites",
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="per client run, seconds")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="HTTP/1.1 over TLS against hypercorn: ours, httpx-sse, a floor (_memory_tls.py)",
+    )
+    parser.add_argument(
+        "--http2",
+        action="store_true",
+        help="HTTP/2 over TLS against hypercorn, with the --tls contenders as references",
+    )
+    parser.add_argument(
+        "--max-streams",
+        type=int,
+        default=100,
+        help="with --tls/--http2: hypercorn's concurrent streams per HTTP/2 connection",
+    )
     args = parser.parse_args(argv)
-    if args.streams < 1 or args.repeat < 1:
-        parser.error("--streams and --repeat must be >= 1")
+    if args.streams < 1 or args.repeat < 1 or args.max_streams < 1:
+        parser.error("--streams, --repeat and --max-streams must be >= 1")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     raise_fd_limit()
+    if args.tls or args.http2:
+        from _memory_tls import run
+
+        return run(args)
 
     runs: dict[str, Runs] = {}
     skipped = []
