@@ -88,6 +88,8 @@ def cpu_time() -> float:
 PROFILER: Any = None
 # Set by --tracemalloc: the idle clients trace the allocations of their streams.
 TRACER: Any = None
+# Set by --diagnose: the idle clients report where their resident memory is.
+DIAGNOSE = False
 # Set while a client's clock runs: the modules imported meanwhile are reported.
 MODULES_AT_START: set[str] = set()
 
@@ -495,6 +497,155 @@ def rss_kib() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def _pymalloc_stats() -> dict[str, Any]:
+    """pymalloc's arena and pool counts, from ``sys._debugmallocstats()`` (it writes to fd 2)."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryFile("w+b") as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(sink.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        text = sink.read().decode("ascii", "replace")
+    wanted = {
+        "# arenas allocated current": "arenas",
+        "# arenas highwater mark": "arenas_highwater",
+        "# bytes in allocated blocks": "bytes_in_use",
+        "# bytes in available blocks": "bytes_free_in_pools",
+    }
+    found: dict[str, Any] = {}
+    free_by_size: dict[int, int] = {}
+    for line in text.splitlines():
+        columns = line.split()
+        if len(columns) == 5 and all(c.isdigit() for c in columns):
+            # class, size, pools, blocks in use, blocks free: bytes free in used pools
+            free_by_size[int(columns[1])] = int(columns[1]) * int(columns[4])
+            found.setdefault("pools_by_size", {})[int(columns[1])] = int(columns[2])
+            continue
+        name, _, value = line.partition("=")
+        if name.strip() in wanted:
+            found[wanted[name.strip()]] = int(value.strip().replace(",", ""))
+        elif "unused pools *" in line:  # touched, free, kept in their arena
+            found["unused_pools"] = int(line.split()[0])
+            found["bytes_in_unused_pools"] = int(value.strip().replace(",", ""))
+    found["free_by_size"] = free_by_size
+    return found
+
+
+def _glibc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def _mallinfo(libc: Any) -> dict[str, int]:
+    """glibc's view: bytes from the system (brk and mmap), in use, and free but kept."""
+    import ctypes
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in (
+                "arena",
+                "ordblks",
+                "smblks",
+                "hblks",
+                "hblkhd",
+                "usmblks",
+                "fsmblks",
+                "uordblks",
+                "fordblks",
+                "keepcost",
+            )
+        ]
+
+    if libc is None or not hasattr(libc, "mallinfo2"):
+        return {}
+    libc.mallinfo2.restype = Mallinfo2
+    info = libc.mallinfo2()
+    return {
+        "heap_kib": info.arena // 1024,  # main and thread arenas, from brk / mmap
+        "mmap_kib": info.hblkhd // 1024,  # large blocks mmapped one by one
+        "in_use_kib": info.uordblks // 1024,
+        "free_kib": info.fordblks // 1024,  # free, kept by glibc
+    }
+
+
+def _smaps_rollup() -> dict[str, int]:
+    fields = ("Rss", "Anonymous", "Private_Dirty", "Shared_Clean", "Private_Clean")
+    found = {}
+    try:
+        with open("/proc/self/smaps_rollup", encoding="ascii") as rollup:
+            for line in rollup:
+                name, _, value = line.partition(":")
+                if name in fields:
+                    found[name.lower() + "_kib"] = int(value.split()[0])
+    except OSError:
+        pass
+    return found
+
+
+def _anonymous_mappings() -> dict[str, int]:
+    """Anonymous mappings by kind: the brk heap, 1 MiB (pymalloc arena) and other."""
+    counts = {"heap_rss_kib": 0, "arena_1mib_maps": 0, "arena_1mib_rss_kib": 0}
+    counts.update(other_anon_maps=0, other_anon_rss_kib=0)
+    try:
+        with open("/proc/self/smaps", encoding="ascii", errors="replace") as smaps:
+            current: tuple[int, str] | None = None
+            for line in smaps:
+                head = line.split()
+                if head and "-" in head[0] and not head[0].endswith(":"):
+                    start, _, end = head[0].partition("-")
+                    size = int(end, 16) - int(start, 16)
+                    path = head[5] if len(head) > 5 else ""
+                    current = (size, path)
+                elif head and head[0] == "Rss:" and current is not None:
+                    size, path = current
+                    rss = int(head[1])
+                    if path == "[heap]":
+                        counts["heap_rss_kib"] += rss
+                    elif not path and size == 1024 * 1024:
+                        counts["arena_1mib_maps"] += 1
+                        counts["arena_1mib_rss_kib"] += rss
+                    elif not path:
+                        counts["other_anon_maps"] += 1
+                        counts["other_anon_rss_kib"] += rss
+    except OSError:
+        pass
+    return counts
+
+
+def diagnose(before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Where the resident memory is: threads, pymalloc, glibc, mappings; then malloc_trim.
+
+    With ``before`` (the same figures at the baseline), also the differences.
+    """
+    import os
+
+    libc = _glibc()
+    figures: dict[str, Any] = {"threads": len(os.listdir("/proc/self/task"))}
+    figures.update(_pymalloc_stats())
+    figures.update(_mallinfo(libc))
+    figures.update(_smaps_rollup())
+    figures.update(_anonymous_mappings())
+    figures["vmrss_kib"] = rss_kib()
+    if libc is not None and before is not None:
+        libc.malloc_trim(0)  # hand glibc's free memory back, then read VmRSS again
+        figures["vmrss_after_trim_kib"] = rss_kib()
+        figures["free_after_trim_kib"] = _mallinfo(libc).get("free_kib", 0)
+    return figures
+
+
 async def server_stats(port: int) -> dict[str, Any]:
     import anyio
 
@@ -665,6 +816,8 @@ async def measure_idle(contender: IdleContender, settle: float) -> dict[str, Any
         await wait_idle(cfg.stats_port or cfg.port, 0, cfg.timeout / 4)
         gc.collect()
         await anyio.sleep(0.2)
+        if DIAGNOSE:  # (before the baseline: its own imports are paid there)
+            baseline_figures = diagnose()
         before = rss_kib()
         if TRACER is not None:
             TRACER.start(1)
@@ -686,6 +839,9 @@ async def measure_idle(contender: IdleContender, settle: float) -> dict[str, Any
             after = rss_kib()
             if TRACER is not None:
                 snapshot = TRACER.take_snapshot()
+                traced, peak = TRACER.get_traced_memory()
+            if DIAGNOSE:
+                figures = diagnose(baseline_figures)
             group.cancel_scope.cancel()
     finally:
         with anyio.move_on_after(10, shield=True):
@@ -702,6 +858,11 @@ async def measure_idle(contender: IdleContender, settle: float) -> dict[str, Any
     }
     if TRACER is not None:
         result["tracemalloc"] = top_allocations(snapshot, baseline, cfg.streams)
+        result["traced_kib"] = traced // 1024
+        result["traced_peak_kib"] = peak // 1024
+    if DIAGNOSE:
+        result["diagnose_before"] = baseline_figures
+        result["diagnose_after"] = figures
     return result
 
 
@@ -741,7 +902,7 @@ def run_idle(name: str, cfg: Config, settle: float) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global PROFILER, TRACER
+    global PROFILER, TRACER, DIAGNOSE
     parser = argparse.ArgumentParser(description="One e2e benchmark client (see the docstring).")
     parser.add_argument("kind", choices=("stream", "idle"))
     parser.add_argument("name")
@@ -756,7 +917,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tracemalloc", action="store_true", help="idle: report the top allocation sites"
     )
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="idle: report threads, pymalloc arenas, glibc's free memory, mappings, malloc_trim",
+    )
     args = parser.parse_args(argv)
+    DIAGNOSE = args.diagnose
     # A watchdog: whatever happens, this process does not outlive its timeout.
     signal.alarm(int(args.timeout) + 15)
     raise_fd_limit()

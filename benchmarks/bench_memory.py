@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python benchmarks/bench_memory.py [--streams 1000] [--repeat 1]
-        [--only NAME[,NAME...]] [--json PATH] [--tracemalloc NAME]
+        [--only NAME[,NAME...]] [--json PATH] [--tracemalloc NAME] [--diagnose]
         [--tls | --http2 [--max-streams 100]]
 
 A server process (``_e2e_server.py --mode idle``) on 127.0.0.1 answers every
@@ -28,6 +28,16 @@ library: the least an idle stream can cost in Python) for reference.
 
 With ``--tls`` or ``--http2`` the server is hypercorn over TLS instead and
 the contenders are the TLS and HTTP/2 ones of ``_memory_tls.py``.
+
+``--diagnose`` says where each contender's memory went (medians, per
+stream, with every stream open against the baseline): the process's
+threads; pymalloc's arenas, the bytes its live blocks hold, and the bytes
+it keeps free (free blocks in pools still in use, and emptied pools, which
+stay resident in their arena): the high-water mark of a connect burst
+shows up there; glibc's heap and the free memory it keeps (``mallinfo2``);
+anonymous memory (``/proc/self/smaps_rollup``); KiB per stream again after
+``malloc_trim(0)``; and, from one more run under tracemalloc, the traced
+heap and its peak during the burst.
 
 Exit status 0 whatever the numbers are, 1 if a contender failed to hold
 its streams open.
@@ -109,6 +119,7 @@ def run_client(
     script: Path = CLIENT_SCRIPT,
     extra: Sequence[str] = (),
     drain_timeout: float = 30.0,
+    diagnose: bool = False,
 ) -> dict[str, Any]:
     """Run one idle client process (``script``, with ``extra`` arguments); its JSON result."""
     if not server.wait_for("idle", 0, drain_timeout):
@@ -132,6 +143,8 @@ def run_client(
     command += extra
     if tracemalloc:
         command.append("--tracemalloc")
+    if diagnose:
+        command.append("--diagnose")
     try:
         done = subprocess.run(
             command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout + 30
@@ -277,6 +290,71 @@ def print_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return checks
 
 
+# --diagnose: (label, key in the client's figures, divisor to KiB per stream or None)
+DIAGNOSIS = (
+    ("threads (after)", "threads", None),
+    ("pymalloc arenas (+)", "arenas", None),
+    ("pymalloc live blocks", "bytes_in_use", 1024),
+    ("pymalloc free in used pools", "bytes_free_in_pools", 1024),
+    ("pymalloc emptied pools", "bytes_in_unused_pools", 1024),
+    ("glibc heap (brk + arenas)", "heap_kib", 1),
+    ("glibc free, kept", "free_kib", 1),
+    ("anonymous (smaps_rollup)", "anonymous_kib", 1),
+)
+
+
+def diagnosis_row(results: list[dict[str, Any]]) -> dict[str, float]:
+    """The medians of a contender's --diagnose figures: KiB per stream, or counts."""
+    row: dict[str, float] = {}
+    for label, key, divisor in DIAGNOSIS:
+        values = []
+        for result in results:
+            before, after = result.get("diagnose_before"), result.get("diagnose_after")
+            if not before or not after or key not in after:
+                continue
+            if key == "threads":
+                values.append(after[key])
+            elif divisor is None:
+                values.append(after[key] - before.get(key, 0))
+            else:
+                values.append((after[key] - before.get(key, 0)) / divisor / result["streams"])
+        if values:
+            row[label] = statistics.median(values)
+    trimmed = [
+        (r["diagnose_after"]["vmrss_after_trim_kib"] - r["rss_before_kib"]) / r["streams"]
+        for r in results
+        if "vmrss_after_trim_kib" in r.get("diagnose_after", {})
+    ]
+    if trimmed:
+        row["KiB/stream after malloc_trim"] = statistics.median(trimmed)
+    return row
+
+
+def print_diagnosis(rows: dict[str, dict[str, float]]) -> None:
+    keys = list(rows)
+    labels = [label for label, _, _ in DIAGNOSIS] + [
+        "KiB/stream after malloc_trim",
+        "traced heap (tracemalloc)",
+        "traced peak during the burst",
+    ]
+    width = max(12, *(len(k) for k in keys))
+    print("\nWhere the memory is (--diagnose; medians; KiB per stream unless a count):")
+    print(f"  {'':<30}" + "".join(f" {k:>{width}}" for k in keys))
+    for label in labels:
+        if not any(label in rows[k] for k in keys):
+            continue
+        cells = []
+        for key in keys:
+            value = rows[key].get(label)
+            cells.append(f" {'-' if value is None else f'{value:.1f}':>{width}}")
+        print(f"  {label:<30}" + "".join(cells))
+    print(
+        "  (pymalloc's free figures are memory it touched during the burst and keeps:"
+        "\n  its high-water mark. The traced peak is the Python heap's, once all streams"
+        "\n  were started, from one extra run under tracemalloc.)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Memory per idle SSE stream, in processes.")
     parser.add_argument("--streams", type=int, default=1000, help="concurrent idle streams")
@@ -291,6 +369,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="CLIENT",
         help="afterwards, run this contender (e.g. ours/asyncio) once more under tracemalloc"
         " and print its top allocation sites",
+    )
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="report where each contender's memory goes: threads, pymalloc's arenas and free"
+        " pools, glibc's free memory, anonymous memory, RSS after malloc_trim, and (one more"
+        " run each, under tracemalloc) the traced heap and its peak",
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="per client run, seconds")
     parser.add_argument(
@@ -345,7 +430,14 @@ def main(argv: list[str] | None = None) -> int:
             for key, run in runs.items():
                 if run.problem is not None:
                     continue
-                result = run_client(run.contender, server, args.streams, args.settle, args.timeout)
+                result = run_client(
+                    run.contender,
+                    server,
+                    args.streams,
+                    args.settle,
+                    args.timeout,
+                    diagnose=args.diagnose,
+                )
                 if not result.get("ok"):
                     run.problem = str(result.get("problem"))
                     print(f"  [{round_ + 1}/{args.repeat}] {key}: FAILED: {run.problem}")
@@ -378,6 +470,23 @@ def main(argv: list[str] | None = None) -> int:
                 " try a longer --settle."
             )
 
+        diagnosis: dict[str, dict[str, float]] = {}
+        if args.diagnose:
+            for key, run in runs.items():
+                if run.problem is not None or not run.results:
+                    continue
+                diagnosis[key] = diagnosis_row(run.results)
+                traced = run_client(
+                    run.contender, server, args.streams, args.settle, args.timeout, True
+                )
+                if traced.get("ok"):
+                    streams = traced["streams"]
+                    diagnosis[key]["traced heap (tracemalloc)"] = traced["traced_kib"] / streams
+                    diagnosis[key]["traced peak during the burst"] = (
+                        traced["traced_peak_kib"] / streams
+                    )
+            print_diagnosis(diagnosis)
+
         if args.tracemalloc:
             wanted = [c for c in CONTENDERS if c.key == args.tracemalloc]
             if not wanted:
@@ -409,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
             "skipped": skipped,
             "results": rows,
             "targets": checks,
+            "diagnosis": diagnosis,
             "run_time_s": elapsed,
         }
         Path(args.json).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

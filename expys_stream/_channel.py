@@ -7,15 +7,20 @@ socket), which is the whole backpressure story (docs/backpressure.md).
 It does what ``anyio.create_memory_object_stream`` does for this one case,
 with a fraction of its memory: a process may hold thousands of idle streams,
 and an idle stream holds its channel for as long as it is open. The buffer
-is a short list; an ``anyio.Event`` exists only while a side waits. The
-errors are anyio's: ``EndOfStream`` once the reader is done and the buffer
-empty, ``ClosedResourceError`` on a closed consumer side,
-``BrokenResourceError`` for a reader whose consumer is gone.
+is a short list; a waiter exists only while a side waits. On asyncio the
+waiter is a bare future of the loop, not an ``anyio.Event``: that one wraps
+an ``asyncio.Event`` whose deque of waiters alone takes 760 bytes, and every
+idle stream's consumer keeps one while it waits (docs/performance.md). On
+other backends it is an ``anyio.Event``. The errors are anyio's:
+``EndOfStream`` once the reader is done and the buffer empty,
+``ClosedResourceError`` on a closed consumer side, ``BrokenResourceError``
+for a reader whose consumer is gone.
 """
 
 from __future__ import annotations
 
-from typing import Generic, NamedTuple, TypeVar
+import asyncio
+from typing import Generic, NamedTuple, TypeAlias, TypeVar
 
 import anyio
 from anyio.lowlevel import checkpoint
@@ -23,6 +28,9 @@ from anyio.lowlevel import checkpoint
 __all__ = ["Channel", "ChannelStatistics"]
 
 _T = TypeVar("_T")
+
+# What a waiting side awaits: a future on asyncio, an anyio.Event elsewhere.
+_Waiter: TypeAlias = "asyncio.Future[None] | anyio.Event"
 
 
 class ChannelStatistics(NamedTuple):
@@ -37,15 +45,16 @@ class ChannelStatistics(NamedTuple):
 class Channel(Generic[_T]):
     """A bounded single-reader, single-consumer queue; see the module docstring."""
 
-    __slots__ = ("_buffer", "_done", "_gone", "_put_waiter", "_size", "_take_waiter")
+    __slots__ = ("_buffer", "_done", "_gone", "_loop", "_put_waiter", "_size", "_take_waiter")
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._buffer: list[_T] = []
         self._done = False  # the reader will put nothing more
         self._gone = False  # the consumer side is closed
-        self._put_waiter: anyio.Event | None = None  # set: there is room
-        self._take_waiter: anyio.Event | None = None  # set: there is an item
+        self._loop = _asyncio_loop()  # None: not on asyncio (waiters are anyio.Events)
+        self._put_waiter: _Waiter | None = None  # done: there is room
+        self._take_waiter: _Waiter | None = None  # done: there is an item
 
     async def put(self, item: _T) -> None:
         """Add ``item``, waiting while the buffer is full."""
@@ -61,9 +70,12 @@ class Channel(Generic[_T]):
                 self._take_waiter = None
                 return
             waiter = self._put_waiter
-            if waiter is None:
-                waiter = self._put_waiter = anyio.Event()
-            await waiter.wait()
+            if waiter is None or _spent(waiter):
+                waiter = self._put_waiter = self._waiter()
+            if isinstance(waiter, asyncio.Future):
+                await waiter
+            else:
+                await waiter.wait()
 
     async def take(self) -> _T:
         """The next item, waiting while there is none."""
@@ -79,9 +91,16 @@ class Channel(Generic[_T]):
             if self._done:
                 raise anyio.EndOfStream
             waiter = self._take_waiter
-            if waiter is None:
-                waiter = self._take_waiter = anyio.Event()
-            await waiter.wait()
+            if waiter is None or _spent(waiter):
+                waiter = self._take_waiter = self._waiter()
+            if isinstance(waiter, asyncio.Future):
+                await waiter
+            else:
+                await waiter.wait()
+
+    def _waiter(self) -> _Waiter:
+        loop = self._loop
+        return anyio.Event() if loop is None else loop.create_future()
 
     def close_put(self) -> None:
         """The reader is done: the consumer gets what is buffered, then the end."""
@@ -102,11 +121,31 @@ class Channel(Generic[_T]):
         return ChannelStatistics(
             len(self._buffer),
             self._size,
-            int(self._put_waiter is not None),
-            int(self._take_waiter is not None),
+            int(self._put_waiter is not None and not _spent(self._put_waiter)),
+            int(self._take_waiter is not None and not _spent(self._take_waiter)),
         )
 
 
-def _wake(waiter: anyio.Event | None) -> None:
-    if waiter is not None:
+def _asyncio_loop() -> asyncio.AbstractEventLoop | None:
+    # The loop of the asyncio task creating the channel; None under trio
+    # (no asyncio loop in the thread, or trio as a guest: no asyncio task).
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return None
+    return None if task is None else task.get_loop()
+
+
+def _spent(waiter: _Waiter) -> bool:
+    # A future the waiting side's cancellation cancelled: a new one is made.
+    return isinstance(waiter, asyncio.Future) and waiter.done()
+
+
+def _wake(waiter: _Waiter | None) -> None:
+    if waiter is None:
+        return
+    if isinstance(waiter, asyncio.Future):
+        if not waiter.done():  # (cancelled with the task that waited on it)
+            waiter.set_result(None)
+    else:
         waiter.set()

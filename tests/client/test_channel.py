@@ -100,3 +100,35 @@ async def test_a_cancelled_take_leaves_the_channel_usable() -> None:
     assert outcome == ["cancelled"]
     await channel.put(7)
     assert await channel.take() == 7
+
+
+async def test_a_cancelled_put_leaves_the_channel_usable() -> None:
+    channel: Channel[int] = Channel(1)
+    await channel.put(1)
+    scope = anyio.CancelScope()
+    outcome: list[str] = []
+    async with anyio.create_task_group() as tg:
+
+        async def reader() -> None:
+            with scope:
+                await channel.put(2)
+                outcome.append("put")
+            if scope.cancelled_caught:
+                outcome.append("cancelled")
+
+        tg.start_soon(reader)
+        with anyio.fail_after(5):  # cancel only once the put really waits for room
+            while channel.statistics().tasks_waiting_send < 1:
+                await anyio.lowlevel.checkpoint()
+        scope.cancel()
+    assert outcome == ["cancelled"]
+    # Taking wakes the cancelled waiter (a no-op), and the next put waits anew.
+    assert await channel.take() == 1
+    await channel.put(3)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(channel.put, 4)
+        with anyio.fail_after(5):
+            while channel.statistics().tasks_waiting_send < 1:
+                await anyio.lowlevel.checkpoint()
+            assert await channel.take() == 3
+    assert await channel.take() == 4
