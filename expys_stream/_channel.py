@@ -25,6 +25,8 @@ from typing import Generic, NamedTuple, TypeAlias, TypeVar
 import anyio
 from anyio.lowlevel import checkpoint
 
+from ._loop import asyncio_loop
+
 __all__ = ["Channel", "ChannelStatistics"]
 
 _T = TypeVar("_T")
@@ -52,7 +54,7 @@ class Channel(Generic[_T]):
         self._buffer: list[_T] = []
         self._done = False  # the reader will put nothing more
         self._gone = False  # the consumer side is closed
-        self._loop = _asyncio_loop()  # None: not on asyncio (waiters are anyio.Events)
+        self._loop = asyncio_loop()  # None: not on asyncio (waiters are anyio.Events)
         self._put_waiter: _Waiter | None = None  # done: there is room
         self._take_waiter: _Waiter | None = None  # done: there is an item
 
@@ -124,16 +126,6 @@ class Channel(Generic[_T]):
             int(self._put_waiter is not None and not _spent(self._put_waiter)),
             int(self._take_waiter is not None and not _spent(self._take_waiter)),
         )
-
-
-def _asyncio_loop() -> asyncio.AbstractEventLoop | None:
-    # The loop of the asyncio task creating the channel; None under trio
-    # (no asyncio loop in the thread, or trio as a guest: no asyncio task).
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:
-        return None
-    return None if task is None else task.get_loop()
 
 
 def _spent(waiter: _Waiter) -> bool:

@@ -28,6 +28,7 @@ import h2.exceptions
 from anyio.abc import ByteStream, TaskGroup
 
 from .._errors import ExpysError, ProtocolError, ReadTimeout, StreamClosed, TransportError
+from .._loop import asyncio_loop
 from ._errors_map import _QUOTED_BYTES, _describe
 from ._h2stream import H2Stream, NotHTTP2, RetryNow
 from ._h2wire import code_name, header_problem, new_client, response_head
@@ -71,6 +72,7 @@ class H2Conn:
         self._scheme = scheme.encode("ascii")
         self._authority = authority.encode("ascii")
         self.where = _redact(url) if url else authority
+        self.loop = asyncio_loop()  # its streams wait on bare futures of it (None: trio)
         self._max_streams = max_streams
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout

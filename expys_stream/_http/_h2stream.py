@@ -17,6 +17,7 @@ No h2 import here: the connection does every h2 call.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import anyio
@@ -75,7 +76,7 @@ class H2Stream:
         self._id = stream_id
         self._chunks: list[bytes] | None = None
         self._unacked = 0  # flow-controlled bytes received, not yet acknowledged
-        self._waiter: anyio.Event | None = None
+        self._waiter: anyio.Event | asyncio.Future[None] | None = None
         self._state = _OPEN
         self._error: ExpysError | None = None
         self._status = 0  # 0 until the response head is in
@@ -269,13 +270,25 @@ class H2Stream:
             raise TransportError(f"the stream ended before its response head ({self._conn.where})")
 
     async def _wait(self) -> None:
+        # A bare future on asyncio (see _loop.py), an anyio.Event elsewhere.
         waiter = self._waiter
-        if waiter is None:
-            waiter = self._waiter = anyio.Event()
-        await waiter.wait()
+        loop = self._conn.loop
+        if loop is None:
+            if waiter is None:
+                waiter = self._waiter = anyio.Event()
+            assert isinstance(waiter, anyio.Event)
+            await waiter.wait()
+            return
+        if not isinstance(waiter, asyncio.Future) or waiter.done():
+            # (done: cancelled with the task that waited on it)
+            waiter = self._waiter = loop.create_future()
+        await waiter
 
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
-            waiter.set()
+            if isinstance(waiter, anyio.Event):
+                waiter.set()
+            elif not waiter.done():
+                waiter.set_result(None)

@@ -24,6 +24,14 @@ _new_event = ServerSentEvent.__new__
 _TYPE_CACHE_SIZE = 256  # types (each is cached under three keys)
 
 
+# The type cache every decoder starts with (copied before it grows).
+_DEFAULT_LINE_TYPES: dict[bytes, str] = {
+    b"event: message": "message",
+    b"event: message\n": "message",
+    b"event: message\r\n": "message",
+}
+
+
 class _LineRules:
     """The decoder's state, its checked setup and its line-by-line rules
     (see ``SSEDecoder``)."""
@@ -83,12 +91,9 @@ class _LineRules:
         # In a chunk with a CR, the last run stopped at a window whose line
         # ends did not qualify for the shortcut.
         self._unclean = False
-        # Whole "event" lines already seen, mapped to their type.
-        self._line_types: dict[bytes, str] = {
-            b"event: message": "message",
-            b"event: message\n": "message",
-            b"event: message\r\n": "message",
-        }
+        # Whole "event" lines already seen, mapped to their type: shared
+        # until the first other type is seen (an idle stream holds this).
+        self._line_types: dict[bytes, str] = _DEFAULT_LINE_TYPES
 
     def _feed_oversized(self, data: bytes) -> list[Any]:
         # A chunk longer than the limit, with a CR in it: splitlines finds
@@ -209,5 +214,7 @@ class _LineRules:
             if len(self._line_types) < 3 * _TYPE_CACHE_SIZE:
                 # Keyed also with its line end as _bulk sees it.
                 types = self._line_types
+                if types is _DEFAULT_LINE_TYPES:
+                    types = self._line_types = dict(types)
                 types[line] = types[line + b"\n"] = types[line + b"\r\n"] = name
         return name
