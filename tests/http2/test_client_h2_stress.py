@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pytest
 from client_h2_support import (
+    AUTHOR,
     CHURN,
     LIVE,
     ChatHub,
@@ -25,6 +26,7 @@ from client_h2_support import (
 from conftest import Certs
 
 from expys_stream import Client, Message
+from expys_stream._http._h2conn import STREAM_WINDOW
 
 pytestmark = pytest.mark.anyio
 
@@ -165,3 +167,42 @@ async def test_1000_early_closes_through_hypercorns_goaway(
     assert [last for last, _ in live[:2]] == [None, None]
     assert all(last is not None for last, _ in live[2:])  # reconnects resume
     assert hub.server_errors == []
+
+
+async def test_a_slow_consumer_stops_only_its_own_stream(certs: Certs) -> None:
+    # 12 messages of 100 kB (1.2 MB) into two streams on one connection:
+    # one is never read while the other takes all; then the first catches up.
+    async with concierge_h2(certs) as env:
+        server = env.server
+        with anyio.fail_after(30):
+            async with (
+                env.client() as client,
+                client.open_message_stream(LIVE) as slow,
+                client.open_message_stream(LIVE) as fast,
+            ):
+                await server.wait_for_streams(2, LIVE)
+                published = [
+                    await server.publish(LIVE, AUTHOR, f"{i}:" + "x" * 100_000) for i in range(12)
+                ]
+                got: list[Message] = []
+                async for message in fast:
+                    got.append(message)
+                    if len(got) == len(published):
+                        break
+                assert got == published
+                [conn] = client_h2_conns(client)
+                slow_h2 = conn.streams[min(conn.streams)]
+                # The unread stream holds at most its own window: the server
+                # is blocked on it (the library's buffer took the rest).
+                await poll(lambda: slow_h2.unacked > 0)
+                assert slow_h2.unacked <= STREAM_WINDOW
+                assert window_balanced(conn)
+                assert len(env.h2_connections()) == 1
+                late: list[Message] = []
+                async for message in slow:
+                    late.append(message)
+                    if len(late) == len(published):
+                        break
+                assert late == published
+                assert (slow.reconnects, fast.reconnects) == (0, 0)
+                assert client_h2_conns(client) == [conn]
