@@ -206,3 +206,42 @@ async def test_a_slow_consumer_stops_only_its_own_stream(certs: Certs) -> None:
                 assert late == published
                 assert (slow.reconnects, fast.reconnects) == (0, 0)
                 assert client_h2_conns(client) == [conn]
+
+
+async def test_the_idle_watchdog_is_per_stream(certs: Certs) -> None:
+    # keepalives every 0.1 s keep the busy stream alive under a 0.5 s
+    # read_timeout; the other stream is stalled by the server (no byte).
+    async with concierge_h2(certs, keepalive_interval=0.1) as env:
+        server = env.server
+        await server.publish(CHURN, AUTHOR, "first")
+        second = await server.publish(CHURN, AUTHOR, "second")
+        first_id = server.messages(CHURN)[0].id
+        server.faults.stall(30, conversation_id=CHURN)
+        busy_got: list[Message] = []
+        with anyio.fail_after(30):
+            async with (
+                env.client(read_timeout=0.5) as client,
+                client.open_message_stream(LIVE) as busy,
+                client.open_message_stream(CHURN, last_event_id=first_id) as silent,
+                anyio.create_task_group() as tg,
+            ):
+                tg.start_soon(collect_into, busy, busy_got, anyio.Event(), 0)
+                await server.wait_for_streams(1, LIVE)
+                [info] = env.h2_connections()
+                async for message in silent:  # after the watchdog's reconnect
+                    assert message == second
+                    break
+                assert silent.reconnects == 1
+                churn = [r for r in server.requests if CHURN in r.path]
+                assert [r.headers.get("last-event-id") for r in churn] == [first_id, first_id]
+                # The busy stream was never interrupted: same request, and
+                # it still gets what is published.
+                sent = await server.publish(LIVE, AUTHOR, "still here")
+                await poll(lambda: busy_got == [sent])
+                assert busy.reconnects == 0
+                assert len([r for r in server.requests if LIVE in r.path]) == 1
+                [after] = env.h2_connections()
+                assert after.id == info.id
+                assert (after.resets_received, after.streams_total) == (1, 3)
+                assert all(r.http_version == "HTTP/2" for r in server.requests)
+                tg.cancel_scope.cancel()
