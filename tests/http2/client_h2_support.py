@@ -22,6 +22,8 @@ from expys_stream.testing import ConciergeServer, serve_concierge
 LIVE = "cnv_live"
 CHURN = "cnv_churn"
 AUTHOR = "usr_bob"
+#: a conversation whose stream the chat app never answers (no head)
+NO_HEAD = "cnv_nohead"
 #: Client options for tests: short backoff, so reconnects are quick.
 FAST: dict[str, Any] = {"backoff_base": 0.01, "backoff_cap": 0.05}
 
@@ -163,6 +165,11 @@ def make_chat_app(hub: ChatHub) -> Callable[..., Any]:
         last = headers.get(b"last-event-id")
         last_id = None if last is None else last.decode()
         hub.requests.append((conversation_id, last_id, tuple(scope["client"])))
+        if conversation_id == NO_HEAD:  # never answers: wait for the client's reset
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            hub.disconnects += 1
+            return
         head = [(b"content-type", b"text/event-stream")]
         await send({"type": "http.response.start", "status": 200, "headers": head})
         first = {"type": "http.response.body", "body": b"retry: 10\n\n", "more_body": True}
