@@ -4,19 +4,13 @@ and leaving a stream's block resets that stream alone."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 import anyio.abc
 import pytest
 from client_h2_support import (
-    AUTHOR,
     LIVE,
-    NO_HEAD,
     client_h2_conns,
-    collect_into,
     concierge_h2,
-    hypercorn_chat,
     open_fds,
     poll,
     running_tasks,
@@ -24,7 +18,7 @@ from client_h2_support import (
 )
 from conftest import Certs
 
-from expys_stream import Client, Message, Retrying, StreamClosed
+from expys_stream import Client
 
 pytestmark = pytest.mark.anyio
 
@@ -56,16 +50,18 @@ async def test_cancelled_while_connecting(certs: Certs, tls: bool) -> None:
         scheme = "https" if tls else "http"
         with anyio.fail_after(10):
             with anyio.CancelScope() as scope:
-                async with Client(
-                    token="tok_test",
-                    base_url=f"{scheme}://127.0.0.1:{port}",
-                    http2=True,
-                    ssl_context=certs.client_context(),
-                ) as client:
-                    async with client.open_message_stream(LIVE) as stream:
-                        server_tg.start_soon(_cancel_on, scope, accepted)
-                        async for _message in stream:
-                            pass
+                async with (
+                    Client(
+                        token="tok_test",
+                        base_url=f"{scheme}://127.0.0.1:{port}",
+                        http2=True,
+                        ssl_context=certs.client_context(),
+                    ) as client,
+                    client.open_message_stream(LIVE) as stream,
+                ):
+                    server_tg.start_soon(_cancel_on, scope, accepted)
+                    async for _message in stream:
+                        pass
             assert scope.cancelled_caught
             await closed.wait()  # the client closed its socket
         await _settled(fds, tasks - 1)  # hold_one has ended too
@@ -74,3 +70,32 @@ async def test_cancelled_while_connecting(certs: Certs, tls: bool) -> None:
 async def _cancel_on(scope: anyio.CancelScope, event: anyio.Event) -> None:
     await event.wait()
     scope.cancel()
+
+
+async def test_cancelled_while_reading_resets_only_that_stream(certs: Certs) -> None:
+    async with concierge_h2(certs) as env:
+        server = env.server
+        fds, tasks = open_fds(), running_tasks()
+        with anyio.fail_after(10):
+            async with env.client() as client:
+                with anyio.CancelScope() as scope:
+
+                    async def cancel_once_subscribed() -> None:
+                        await server.wait_for_streams(1, LIVE)
+                        scope.cancel()
+
+                    async with (
+                        client.open_message_stream(LIVE) as stream,
+                        anyio.create_task_group() as tg,
+                    ):
+                        tg.start_soon(cancel_once_subscribed)
+                        async for _message in stream:
+                            pass
+                assert scope.cancelled_caught
+                # The stream was reset; the connection stays for others.
+                await poll(lambda: env.h2_connections()[0].streams_open == 0)
+                [info] = env.h2_connections()
+                assert info.resets_received == 1
+                assert len(client_h2_conns(client)) == 1
+            await poll(lambda: server.open_streams == 0 and not env.h2_connections())
+        await _settled(fds, tasks)
