@@ -25,7 +25,7 @@ import httpcore
 from anyio.abc import TaskGroup
 
 from .._errors import RedirectError, StreamClosed
-from ._base import NOT_ENTERED, Exchange
+from ._base import NOT_ENTERED, Edge, Exchange
 from ._http11 import H11Edge
 from ._proxy import ProxySettings
 from ._redirects import (
@@ -227,9 +227,13 @@ class Transport:
         body: bytes,
         read_timeout: float | None,
     ) -> Exchange:
-        h2 = self._h2
+        h2: Edge | None = self._h2  # (typed as the interface: mypy holds H2Edge to it)
         if h2 is not None and not self._h11.proxied(url):  # (proxies: HTTP/1.1)
             response = await h2.send(method, url, fields, body, read_timeout)
             if response is not None:
                 return response
         return await self._h11.send(method, url, fields, body, read_timeout)
+
+
+if TYPE_CHECKING:  # both edges implement the interface the router relies on
+    _H11_IS_AN_EDGE: type[Edge] = H11Edge

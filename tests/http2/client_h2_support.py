@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from conftest import Certs
+from conftest import Certs, hypercorn_config
 
 from expys_stream import Client, Message
 from expys_stream._http._h2conn import CONNECTION_WINDOW, H2Conn
@@ -226,26 +226,9 @@ async def hypercorn_chat(
 ) -> AsyncIterator[ChatServer]:
     """hypercorn in this event loop serving the chat app: TLS with ALPN h2,
     or (``tls=False``) cleartext, which the client speaks by prior knowledge."""
-    import socket
-
     import sniffio
-    from hypercorn.config import Config
 
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(512)
-    port = listener.getsockname()[1]
-    config = Config()
-    config.bind = [f"fd://{os.dup(listener.fileno())}"]
-    listener.close()
-    if tls:
-        config.certfile = config.keyfile = str(certs.pem)
-    config.accesslog = None
-    config.errorlog = None
-    config.graceful_timeout = 0.2
-    config.keep_alive_timeout = 3600
-    for key, value in config_options.items():
-        setattr(config, key, value)
+    config, port = hypercorn_config(certs, tls=tls, **config_options)
     hub = ChatHub()
     if sniffio.current_async_library() == "trio":
         from hypercorn.trio import serve

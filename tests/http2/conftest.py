@@ -142,29 +142,37 @@ class Server:
 Serve = Callable[..., AbstractAsyncContextManager[Server]]
 
 
+def hypercorn_config(certs: Certs, *, tls: bool, **options: Any) -> tuple[Any, int]:
+    """A hypercorn ``Config`` bound to a fresh loopback port (TLS with the
+    test certificate, or cleartext), quiet, with ``options`` set on it; and
+    the port."""
+    from hypercorn.config import Config
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(512)
+    port = listener.getsockname()[1]
+    config = Config()
+    config.bind = [f"fd://{os.dup(listener.fileno())}"]
+    listener.close()
+    if tls:
+        config.certfile = config.keyfile = str(certs.pem)
+    config.accesslog = None
+    config.errorlog = None
+    config.graceful_timeout = 0.2
+    config.keep_alive_timeout = 3600
+    for key, value in options.items():
+        setattr(config, key, value)
+    return config, port
+
+
 @pytest.fixture
 def serve_hypercorn(certs: Certs) -> Serve:
     """``async with serve_hypercorn(tls=True, **config) as server``."""
 
     @asynccontextmanager
     async def serve(*, tls: bool = True, **options: Any) -> AsyncIterator[Server]:
-        from hypercorn.config import Config
-
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(512)
-        port = listener.getsockname()[1]
-        config = Config()
-        config.bind = [f"fd://{os.dup(listener.fileno())}"]
-        listener.close()
-        if tls:
-            config.certfile = config.keyfile = str(certs.pem)
-        config.accesslog = None
-        config.errorlog = None
-        config.graceful_timeout = 0.2
-        config.keep_alive_timeout = 3600
-        for key, value in options.items():
-            setattr(config, key, value)
+        config, port = hypercorn_config(certs, tls=tls, **options)
         hub = Hub()
         if sniffio.current_async_library() == "trio":
             from hypercorn.trio import serve as hypercorn_serve

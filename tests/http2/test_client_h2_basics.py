@@ -15,11 +15,27 @@ from client_h2_support import AUTHOR, LIVE, concierge_h2, poll
 from conftest import Certs
 
 from expys_stream import Client, sync
-from expys_stream.testing import serve_concierge
+from expys_stream.testing import ConciergeServer, serve_concierge
 
 pytestmark = pytest.mark.anyio
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+async def _each_gets_one(
+    client: Client, server: ConciergeServer, stack: AsyncExitStack, streams: int, text: str
+) -> None:
+    """Open ``streams`` streams on LIVE (kept open by ``stack``), publish one
+    message, and check that every stream gets it."""
+    opened = [
+        await stack.enter_async_context(client.open_message_stream(LIVE)) for _ in range(streams)
+    ]
+    await server.wait_for_streams(streams, LIVE)
+    sent = await server.publish(LIVE, AUTHOR, text)
+    for stream in opened:
+        async for message in stream:
+            assert message == sent
+            break
 
 
 async def test_alpn_h2_carries_many_streams_on_one_connection(certs: Certs) -> None:
@@ -27,16 +43,7 @@ async def test_alpn_h2_carries_many_streams_on_one_connection(certs: Certs) -> N
         server = env.server
         with anyio.fail_after(20):
             async with env.client() as client, AsyncExitStack() as stack:
-                streams = [
-                    await stack.enter_async_context(client.open_message_stream(LIVE))
-                    for _ in range(3)
-                ]
-                await server.wait_for_streams(3, LIVE)
-                sent = await server.publish(LIVE, AUTHOR, "hello")
-                for stream in streams:
-                    async for message in stream:
-                        assert message == sent
-                        break
+                await _each_gets_one(client, server, stack, 3, "hello")
                 [info] = server.connections()
                 assert (info.protocol, info.tls, info.streams_open) == ("h2", True, 3)
         assert {r.http_version for r in server.requests} == {"HTTP/2"}
@@ -92,16 +99,7 @@ async def test_the_stream_limit_opens_a_second_connection(certs: Certs) -> None:
         server = env.server
         with anyio.fail_after(20):
             async with env.client() as client, AsyncExitStack() as stack:
-                streams = [
-                    await stack.enter_async_context(client.open_message_stream(LIVE))
-                    for _ in range(5)
-                ]
-                await server.wait_for_streams(5, LIVE)
-                sent = await server.publish(LIVE, AUTHOR, "to all five")
-                for stream in streams:
-                    async for message in stream:
-                        assert message == sent
-                        break
+                await _each_gets_one(client, server, stack, 5, "to all five")
                 assert sorted(info.streams_open for info in env.h2_connections()) == [2, 3]
 
 
