@@ -7,11 +7,10 @@ socket), which is the whole backpressure story (docs/backpressure.md).
 It does what ``anyio.create_memory_object_stream`` does for this one case,
 with a fraction of its memory: a process may hold thousands of idle streams,
 and an idle stream holds its channel for as long as it is open. The buffer
-is a short list; a waiter exists only while a side waits. On asyncio the
-waiter is a bare future of the loop, not an ``anyio.Event``: that one wraps
-an ``asyncio.Event`` whose deque of waiters alone takes 760 bytes, and every
-idle stream's consumer keeps one while it waits (docs/performance.md). On
-other backends it is an ``anyio.Event``. The errors are anyio's:
+is a short list, and each side waits on a :class:`~._loop.Waiter` (a bare
+future on asyncio, the parked task on trio) instead of an ``anyio.Event``,
+which costs several times as much, and every idle stream's consumer keeps
+one parked while it waits (docs/performance.md). The errors are anyio's:
 ``EndOfStream`` once the reader is done and the buffer empty,
 ``ClosedResourceError`` on a closed consumer side, ``BrokenResourceError``
 for a reader whose consumer is gone.
@@ -19,20 +18,16 @@ for a reader whose consumer is gone.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Generic, NamedTuple, TypeAlias, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 import anyio
 from anyio.lowlevel import checkpoint
 
-from ._loop import asyncio_loop
+from ._loop import Waiter, asyncio_loop
 
 __all__ = ["Channel", "ChannelStatistics"]
 
 _T = TypeVar("_T")
-
-# What a waiting side awaits: a future on asyncio, an anyio.Event elsewhere.
-_Waiter: TypeAlias = "asyncio.Future[None] | anyio.Event"
 
 
 class ChannelStatistics(NamedTuple):
@@ -47,16 +42,16 @@ class ChannelStatistics(NamedTuple):
 class Channel(Generic[_T]):
     """A bounded single-reader, single-consumer queue; see the module docstring."""
 
-    __slots__ = ("_buffer", "_done", "_gone", "_loop", "_put_waiter", "_size", "_take_waiter")
+    __slots__ = ("_buffer", "_done", "_gone", "_items", "_room", "_size")
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._buffer: list[_T] = []
         self._done = False  # the reader will put nothing more
         self._gone = False  # the consumer side is closed
-        self._loop = asyncio_loop()  # None: not on asyncio (waiters are anyio.Events)
-        self._put_waiter: _Waiter | None = None  # done: there is room
-        self._take_waiter: _Waiter | None = None  # done: there is an item
+        loop = asyncio_loop()  # None: not on asyncio
+        self._room = Waiter(loop)  # the reader waits here while the buffer is full
+        self._items = Waiter(loop)  # the consumer waits here while it is empty
 
     async def put(self, item: _T) -> None:
         """Add ``item``, waiting while the buffer is full."""
@@ -68,16 +63,9 @@ class Channel(Generic[_T]):
                 raise anyio.ClosedResourceError
             if len(self._buffer) < self._size:
                 self._buffer.append(item)
-                _wake(self._take_waiter)
-                self._take_waiter = None
+                self._items.wake()
                 return
-            waiter = self._put_waiter
-            if waiter is None or _spent(waiter):
-                waiter = self._put_waiter = self._waiter()
-            if isinstance(waiter, asyncio.Future):
-                await waiter
-            else:
-                await waiter.wait()
+            await self._room.wait()
 
     async def take(self) -> _T:
         """The next item, waiting while there is none."""
@@ -87,57 +75,26 @@ class Channel(Generic[_T]):
                 raise anyio.ClosedResourceError
             if self._buffer:
                 item = self._buffer.pop(0)
-                _wake(self._put_waiter)
-                self._put_waiter = None
+                self._room.wake()
                 return item
             if self._done:
                 raise anyio.EndOfStream
-            waiter = self._take_waiter
-            if waiter is None or _spent(waiter):
-                waiter = self._take_waiter = self._waiter()
-            if isinstance(waiter, asyncio.Future):
-                await waiter
-            else:
-                await waiter.wait()
-
-    def _waiter(self) -> _Waiter:
-        loop = self._loop
-        return anyio.Event() if loop is None else loop.create_future()
+            await self._items.wait()
 
     def close_put(self) -> None:
         """The reader is done: the consumer gets what is buffered, then the end."""
         self._done = True
-        _wake(self._take_waiter)
-        self._take_waiter = None
+        self._items.wake()
 
     def close_take(self) -> None:
         """The consumer is gone: drop the buffer; a waiting reader is told so."""
         self._gone = True
         self._buffer.clear()
-        for waiter in (self._put_waiter, self._take_waiter):
-            _wake(waiter)
-        self._put_waiter = self._take_waiter = None
+        self._room.wake()
+        self._items.wake()
 
     def statistics(self) -> ChannelStatistics:
         """How full the buffer is and who waits (for tests)."""
         return ChannelStatistics(
-            len(self._buffer),
-            self._size,
-            int(self._put_waiter is not None and not _spent(self._put_waiter)),
-            int(self._take_waiter is not None and not _spent(self._take_waiter)),
+            len(self._buffer), self._size, int(self._room.waiting), int(self._items.waiting)
         )
-
-
-def _spent(waiter: _Waiter) -> bool:
-    # A future the waiting side's cancellation cancelled: a new one is made.
-    return isinstance(waiter, asyncio.Future) and waiter.done()
-
-
-def _wake(waiter: _Waiter | None) -> None:
-    if waiter is None:
-        return
-    if isinstance(waiter, asyncio.Future):
-        if not waiter.done():  # (cancelled with the task that waited on it)
-            waiter.set_result(None)
-    else:
-        waiter.set()

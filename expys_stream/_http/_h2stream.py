@@ -4,8 +4,9 @@ The connection's reader (``_h2conn.H2Conn``) pushes the response head, DATA
 and the end or failure of the stream into an :class:`H2Stream` through its
 ``_on_*`` methods, which never await. The consumer pulls with
 :meth:`H2Stream.head` and :meth:`H2Stream.read`, and waits on one
-``anyio.Event`` made only while it waits, so an idle stream costs its slots
-and nothing else (docs/http2-design.md, section 6).
+:class:`~.._loop.Waiter` (a bare future on asyncio, the parked task on
+trio), so an idle stream costs its slots and one parked waiter
+(docs/http2-design.md, section 6).
 
 Flow-controlled bytes are acknowledged when :meth:`read` hands them out, not
 on arrival, so a consumer that does not read stops only its own stream once
@@ -17,12 +18,10 @@ No h2 import here: the connection does every h2 call.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
-import anyio
-
 from .._errors import ExpysError, ProtocolError, StreamClosed, TransportError
+from .._loop import Waiter
 from ._coding import content_coding, inflate_bounded
 
 if TYPE_CHECKING:
@@ -76,7 +75,7 @@ class H2Stream:
         self._id = stream_id
         self._chunks: list[bytes] | None = None
         self._unacked = 0  # flow-controlled bytes received, not yet acknowledged
-        self._waiter: anyio.Event | asyncio.Future[None] | None = None
+        self._waiter = Waiter(conn.loop)  # the stream's reader waits here for frames
         self._state = _OPEN
         self._error: ExpysError | None = None
         self._status = 0  # 0 until the response head is in
@@ -170,7 +169,7 @@ class H2Stream:
         """
         while not self._status:
             self._raise_if_done()
-            await self._wait()
+            await self._waiter.wait()
         return self._status, self.headers
 
     async def read(self) -> bytes:
@@ -191,7 +190,7 @@ class H2Stream:
             if self._state == _ENDED:
                 return b""
             self._raise_if_done()
-            await self._wait()
+            await self._waiter.wait()
 
     def reset(self) -> None:
         """Stop the stream now: RST_STREAM(CANCEL) is queued, the unread
@@ -269,26 +268,5 @@ class H2Stream:
         if self._state == _ENDED:
             raise TransportError(f"the stream ended before its response head ({self._conn.where})")
 
-    async def _wait(self) -> None:
-        # A bare future on asyncio (see _loop.py), an anyio.Event elsewhere.
-        waiter = self._waiter
-        loop = self._conn.loop
-        if loop is None:
-            if waiter is None:
-                waiter = self._waiter = anyio.Event()
-            assert isinstance(waiter, anyio.Event)
-            await waiter.wait()
-            return
-        if not isinstance(waiter, asyncio.Future) or waiter.done():
-            # (done: cancelled with the task that waited on it)
-            waiter = self._waiter = loop.create_future()
-        await waiter
-
     def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if isinstance(waiter, anyio.Event):
-                waiter.set()
-            elif not waiter.done():
-                waiter.set_result(None)
+        self._waiter.wake()
