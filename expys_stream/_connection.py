@@ -55,7 +55,7 @@ class _Connection:
         "_shut",
         "_state",
         "_stopped",
-        "_task_group",
+        "_task",
         "_token",
         "_transport",
         "_url",

@@ -82,6 +82,8 @@ class _Reader(_Connection):
                 raise StreamClosed("the client was closed")
             with anyio.CancelScope() as scope:
                 self._reader_scope = scope
+                if self._stopped:  # stopped while the last attempt handed over
+                    scope.cancel()
                 if lifecycle.state is StreamState.RETRYING:
                     await anyio.sleep(delay)
                 else:  # the first attempt: the prelude comes before it

@@ -1,14 +1,15 @@
 """What every stream shares: the task group, the reader task, the channel.
 
-Shape (see docs/cancellation.md): entering the stream opens an anyio task
-group and starts one reader task in it. The reader owns the connection; it
+Shape (see docs/cancellation.md): entering the stream starts one reader
+task (``_reader_task.py``: a bare task on asyncio, in a trio nursery of the
+stream's own on trio). The reader owns the connection; it
 reads the socket, feeds the SSE decoder, and passes the decoded events to
 the consumer through a small memory channel, one batch per socket read. The
 consumer (the user's ``async for``) takes batches off the channel. The user's
 code runs between our ``__aenter__`` and ``__aexit__``, never inside a
-generator: ``__aexit__`` cancels the reader, whose socket read or backoff
-sleep ends at once, closes the response (shielded, bounded), and waits for
-the task to finish.
+generator: ``__aexit__`` stops the reader as ``aclose()`` does (cancels its
+attempt scope), whose socket read or backoff sleep ends at once, closes the
+response (shielded, bounded), and waits for the task to finish.
 
 The reader never lets an exception escape into the task group: a failure
 travels down the channel and is raised from the consumer's next
@@ -25,7 +26,6 @@ from types import TracebackType
 from typing import Any
 
 import anyio
-from anyio.abc import TaskGroup
 
 from ._channel import Channel
 from ._connection_events import StreamState
@@ -33,6 +33,7 @@ from ._errors import NotFoundError, Secrets, StreamClosed
 from ._headers import TokenSource, resume_value
 from ._lifecycle import Lifecycle, Observer, StreamStats
 from ._reader import _Reader
+from ._reader_task import ReaderTask, join_reader, start_reader
 from ._request_body import GET, StreamRequest
 from ._stream_parts import Prelude, StreamOptions, _Item
 from ._transport import Transport, _redact
@@ -99,7 +100,7 @@ class _StreamCore(_Reader):
         # goes down the channel as a _NewConnection, whose first messages
         # the consumer checks against the ids it delivered.
         self._filter_replays = False
-        self._task_group: TaskGroup | None = None
+        self._task: ReaderTask | None = None
         self._reader_scope: anyio.CancelScope | None = None
         self._channel: Channel[_Item] | None = None
         self._state = "new"  # new -> open -> closed
@@ -149,15 +150,11 @@ class _StreamCore(_Reader):
             await self._transport.__aenter__()
         else:
             self._transport.check_entered()
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
         self._channel = channel
+        self._task = await start_reader(self._run, channel)
         self._state = "open"
         if not self._owns_transport:  # a client's: its aclose() ends this stream
             self._transport.on_close(self._client_closed)
-        # A constant name: a per-URL string would be kept by every task.
-        task_group.start_soon(self._run, channel, name="expys_stream reader")
         return self
 
     async def __aexit__(
@@ -180,22 +177,25 @@ class _StreamCore(_Reader):
             self._channel.close_take()
 
     async def _close(self) -> None:
-        task_group = self._task_group
-        if task_group is None or self._state == "closed":
+        task = self._task
+        if task is None or self._state == "closed":
             return
         self._state = "closed"
-        task_group.cancel_scope.cancel()
+        self._stopped = True  # the reader stops as after aclose()
+        if self._reader_scope is not None:
+            self._reader_scope.cancel()
         if self._channel is not None:
             self._channel.close_take()
         try:
-            # The user's own exception, if any, is not handed to the task
-            # group: it would come back wrapped in an ExceptionGroup. It
-            # keeps propagating untouched once this method returns.
-            await task_group.__aexit__(None, None, None)
+            # The user's own exception, if any, is not handed to the
+            # reader's nursery: it would come back wrapped in an
+            # ExceptionGroup. It keeps propagating untouched once this
+            # method returns.
+            await join_reader(task)
         except BaseExceptionGroup as group:
             raise _unwrap(group) from None
         finally:
-            self._task_group = None
+            self._task = None
             if self._owns_transport:
                 await self._transport.__aexit__(None, None, None)
             else:
