@@ -9,8 +9,10 @@ import anyio.abc
 import pytest
 from client_h2_support import (
     LIVE,
+    NO_HEAD,
     client_h2_conns,
     concierge_h2,
+    hypercorn_chat,
     open_fds,
     poll,
     running_tasks,
@@ -18,7 +20,7 @@ from client_h2_support import (
 )
 from conftest import Certs
 
-from expys_stream import Client
+from expys_stream import Client, StreamState
 
 pytestmark = pytest.mark.anyio
 
@@ -98,4 +100,63 @@ async def test_cancelled_while_reading_resets_only_that_stream(certs: Certs) -> 
                 assert info.resets_received == 1
                 assert len(client_h2_conns(client)) == 1
             await poll(lambda: server.open_streams == 0 and not env.h2_connections())
+        await _settled(fds, tasks)
+
+
+async def test_cancelled_while_waiting_for_the_head_resets_the_stream(certs: Certs) -> None:
+    # hypercorn's chat app never answers NO_HEAD: the stream waits for its head.
+    # (The counts are taken around hypercorn too: its side of the connection
+    # lives until it notices the close.)
+    fds, tasks = open_fds(), running_tasks()
+    async with hypercorn_chat(certs) as chat:
+        with anyio.fail_after(10):
+            async with chat.client() as client:
+                with anyio.CancelScope() as scope:
+                    async with client.open_message_stream(NO_HEAD) as stream:
+
+                        async def cancel_once_asked() -> None:
+                            await poll(lambda: len(chat.hub.requests) == 1)
+                            assert stream.state is StreamState.CONNECTING
+                            scope.cancel()
+
+                        async with anyio.create_task_group() as tg:
+                            tg.start_soon(cancel_once_asked)
+                            async for _message in stream:
+                                pass
+                assert scope.cancelled_caught
+                # The server saw the reset; the connection stays for others.
+                await poll(lambda: chat.hub.disconnects == 1)
+                [conn] = client_h2_conns(client)
+                assert conn.open_streams == 0
+                assert stream.stats.connections == 0
+            assert client_h2_conns(client) == []
+        assert len(chat.hub.requests) == 1  # no retry was made
+    await _settled(fds, tasks)
+
+
+async def test_cancelled_while_backing_off_ends_the_sleep(certs: Certs) -> None:
+    async with concierge_h2(certs) as env:
+        env.server.faults.fail_next(1, 503, retry_after=30)
+        fds, tasks = open_fds(), running_tasks()
+        with anyio.fail_after(10):  # far below the 30 s the server asked for
+            async with env.client() as client:
+                with anyio.CancelScope() as scope:
+                    async with client.open_message_stream(LIVE) as stream:
+
+                        async def cancel_once_waiting() -> None:
+                            await poll(lambda: stream.state is StreamState.RETRYING)
+                            scope.cancel()
+
+                        async with anyio.create_task_group() as tg:
+                            tg.start_soon(cancel_once_waiting)
+                            async for _message in stream:
+                                pass
+                assert scope.cancelled_caught
+                assert stream.reconnects == 0
+                assert stream.stats.attempts == 1
+                assert stream.state is StreamState.CLOSED
+                # The 503 came over HTTP/2 and its stream is done.
+                [conn] = client_h2_conns(client)
+                assert conn.open_streams == 0
+            await poll(lambda: not env.h2_connections())
         await _settled(fds, tasks)
