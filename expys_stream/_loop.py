@@ -83,17 +83,18 @@ class Waiter:
                 future = self._parked = loop.create_future()
             return future  # type: ignore[no-any-return]
         lowlevel = _trio_lowlevel or _lowlevel()
-        task = lowlevel.current_task()
         if self._parked is not None:
             raise RuntimeError("expys_stream: two tasks wait on one waiter")
-        self._parked = task
+        self._parked = lowlevel.current_task()
+        # A bound method, not a closure: a closure and its cells would be
+        # kept by every parked stream.
+        return lowlevel.wait_task_rescheduled(self._abort)  # type: ignore[no-any-return]
 
-        def abort(_: object) -> Any:
-            if self._parked is task:  # cancelled before a wake: nothing to resume
-                self._parked = None
-            return lowlevel.Abort.SUCCEEDED
-
-        return lowlevel.wait_task_rescheduled(abort)  # type: ignore[no-any-return]
+    def _abort(self, _: object) -> Any:
+        # trio cancels the parked task (a wake reschedules it first and then
+        # no abort comes): nobody is left to resume.
+        self._parked = None
+        return (_trio_lowlevel or _lowlevel()).Abort.SUCCEEDED
 
     def wake(self) -> None:
         """Resume the waiting task, if any (synchronous; never raises)."""

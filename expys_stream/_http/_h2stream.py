@@ -100,6 +100,10 @@ class H2Stream:
         """The response headers (lower-case names, no pseudo-headers)."""
         return self._headers or []
 
+    def forget_headers(self) -> None:
+        """Drop the response headers (the body's reader needs none of them)."""
+        self._headers = None
+
     @property
     def reset_code(self) -> int | None:
         """The error code of the server's RST_STREAM, if it reset the stream

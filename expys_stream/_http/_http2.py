@@ -80,8 +80,15 @@ class H2Response:
     def open_body(
         self, read_timeout: float | None, scope: anyio.CancelScope, *, bulk: bool = True
     ) -> H2Body | DecodedBody:
-        """The reader of the payload, its content coding undone."""
+        """The reader of the payload, its content coding undone.
+
+        The response headers are dropped here: they were checked and
+        reported (``Connected``) before the body is opened, and an idle
+        stream would keep them for its whole life (a quarter of a KiB).
+        """
         coding = content_coding(self.header(b"content-encoding"))
+        self.headers = []
+        self._stream.forget_headers()
         body = H2Body(self._stream, self.url, read_timeout, scope)
         return body if coding is None else DecodedBody(body, coding)
 
