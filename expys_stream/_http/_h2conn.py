@@ -42,6 +42,11 @@ CONNECTION_WINDOW = STREAM_WINDOW * MAX_STREAMS_PER_CONNECTION  # 32 MiB
 PING_INTERVAL = 20.0  # seconds of silence before we send a PING (streams open)
 PING_TIMEOUT = 10.0  # for anything to arrive after that PING
 IDLE_EXPIRY = 30.0  # seconds without streams before the connection is closed
+# After the server's GOAWAY: silence this long on the streams it still
+# serves brings the PING at once. A server that goes away and stops
+# serving without closing the socket (hypercorn 0.18 on asyncio) is then
+# left within seconds, not after the 20 s + 10 s of a working connection.
+DRAIN_PING_INTERVAL = 1.0
 MAX_CLOSED_STREAMS = 4096  # h2 keeps 65,536 closed-stream records by default
 READ_SIZE = 65536
 _MAX_WINDOW = 2**31 - 1  # HTTP/2's largest flow-control window
@@ -377,7 +382,10 @@ class H2Conn:
             return max(0.0, self._ping_sent_at + self._ping_timeout - anyio.current_time())
         if not self.streams:
             return max(0.0, self._last_used + self._idle_expiry - anyio.current_time())
-        return max(0.0, self._last_rx + self._ping_interval - anyio.current_time())
+        interval = self._ping_interval
+        if self.state == DRAINING:
+            interval = min(interval, DRAIN_PING_INTERVAL)
+        return max(0.0, self._last_rx + interval - anyio.current_time())
 
     def _on_silence(self) -> bool:
         """The read timer fired: send a PING, or give up on a silent peer."""
