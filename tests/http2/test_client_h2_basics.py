@@ -89,8 +89,13 @@ async def test_prior_knowledge_over_http() -> None:
                         break
                 [info] = server.connections()
                 assert (info.protocol, info.tls) == ("h2", False)
-                # Every request the server saw came on this one connection.
-                assert info.streams_total >= len(server.requests) >= 2
+                # Every request the server saw came on this one connection:
+                # the POST, the history GET and the stream's GET (3 streams).
+                # The message came from the history, so the block may be left
+                # (and the stream reset) before the server's handler records
+                # the stream's GET: 2 or 3 recorded requests.
+                assert info.streams_total == 3
+                assert len(server.requests) in (2, 3)
         assert {r.http_version for r in server.requests} == {"HTTP/2"}
 
 
