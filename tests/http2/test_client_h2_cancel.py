@@ -4,6 +4,8 @@ and leaving a stream's block resets that stream alone."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio
 import anyio.abc
 import pytest
@@ -20,7 +22,7 @@ from client_h2_support import (
 )
 from conftest import Certs
 
-from expys_stream import Client, StreamState
+from expys_stream import Client, MessageStream, StreamState
 
 pytestmark = pytest.mark.anyio
 
@@ -103,6 +105,26 @@ async def test_cancelled_while_reading_resets_only_that_stream(certs: Certs) -> 
         await _settled(fds, tasks)
 
 
+async def _read_until(
+    client: Client, conversation_id: str, condition: Callable[[MessageStream], bool]
+) -> MessageStream:
+    """Read a stream of ``client`` until ``condition(stream)`` holds, then
+    cancel the scope around it; the closed stream, once its block is left."""
+    with anyio.CancelScope() as scope:
+        async with client.open_message_stream(conversation_id) as stream:
+
+            async def cancel_when_true() -> None:
+                await poll(lambda: condition(stream))
+                scope.cancel()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(cancel_when_true)
+                async for _message in stream:
+                    pass
+    assert scope.cancelled_caught
+    return stream
+
+
 async def test_cancelled_while_waiting_for_the_head_resets_the_stream(certs: Certs) -> None:
     # hypercorn's chat app never answers NO_HEAD: the stream waits for its head.
     # (The counts are taken around hypercorn too: its side of the connection
@@ -111,19 +133,12 @@ async def test_cancelled_while_waiting_for_the_head_resets_the_stream(certs: Cer
     async with hypercorn_chat(certs) as chat:
         with anyio.fail_after(10):
             async with chat.client() as client:
-                with anyio.CancelScope() as scope:
-                    async with client.open_message_stream(NO_HEAD) as stream:
-
-                        async def cancel_once_asked() -> None:
-                            await poll(lambda: len(chat.hub.requests) == 1)
-                            assert stream.state is StreamState.CONNECTING
-                            scope.cancel()
-
-                        async with anyio.create_task_group() as tg:
-                            tg.start_soon(cancel_once_asked)
-                            async for _message in stream:
-                                pass
-                assert scope.cancelled_caught
+                stream = await _read_until(
+                    client,
+                    NO_HEAD,
+                    lambda s: len(chat.hub.requests) == 1 and s.state is StreamState.CONNECTING,
+                )
+                assert stream.stats.attempts == 1
                 # The server saw the reset; the connection stays for others.
                 await poll(lambda: chat.hub.disconnects == 1)
                 [conn] = client_h2_conns(client)
@@ -140,18 +155,7 @@ async def test_cancelled_while_backing_off_ends_the_sleep(certs: Certs) -> None:
         fds, tasks = open_fds(), running_tasks()
         with anyio.fail_after(10):  # far below the 30 s the server asked for
             async with env.client() as client:
-                with anyio.CancelScope() as scope:
-                    async with client.open_message_stream(LIVE) as stream:
-
-                        async def cancel_once_waiting() -> None:
-                            await poll(lambda: stream.state is StreamState.RETRYING)
-                            scope.cancel()
-
-                        async with anyio.create_task_group() as tg:
-                            tg.start_soon(cancel_once_waiting)
-                            async for _message in stream:
-                                pass
-                assert scope.cancelled_caught
+                stream = await _read_until(client, LIVE, lambda s: s.state is StreamState.RETRYING)
                 assert stream.reconnects == 0
                 assert stream.stats.attempts == 1
                 assert stream.state is StreamState.CLOSED
