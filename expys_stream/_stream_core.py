@@ -170,6 +170,11 @@ class _StreamCore(_Reader):
 
         Idempotent. Leaving the ``async with`` block does this too.
         """
+        self._stop()
+
+    def _stop(self) -> None:
+        # The reader ends where it is: its attempt scope is cancelled and
+        # a hand-over to the closed channel fails at once.
         self._stopped = True
         if self._reader_scope is not None:
             self._reader_scope.cancel()
@@ -181,11 +186,7 @@ class _StreamCore(_Reader):
         if task is None or self._state == "closed":
             return
         self._state = "closed"
-        self._stopped = True  # the reader stops as after aclose()
-        if self._reader_scope is not None:
-            self._reader_scope.cancel()
-        if self._channel is not None:
-            self._channel.close_take()
+        self._stop()  # as aclose() does
         try:
             # The user's own exception, if any, is not handed to the
             # reader's nursery: it would come back wrapped in an
